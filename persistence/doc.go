@@ -1,0 +1,50 @@
+// Package persistence defines how troupe stores room streams and room
+// configuration: the Store interface (store.go), its types and sentinel
+// errors, and the invariants every implementation keeps. It also holds the
+// in-memory store, Memory, which retains only the latest MemoryRetention
+// messages of each room and nothing across restarts.
+//
+// The package imports no SQL package or driver, so code that only uses a
+// store (the actors engine) depends on nothing more. The rest lives in
+// subpackages:
+//
+//   - persistence/sqlite: the SQLite store, a database file accessed through
+//     the pure-Go modernc.org/sqlite driver. It is the default: the server's
+//     default store URL is "sqlite://data/troupe.db". It runs in WAL mode with
+//     synchronous=FULL, so a write that returned survives a process crash
+//     and, on storage that honours fsync, a power loss.
+//   - persistence/stores: Open picks a store from a store URL ("memory:",
+//     "sqlite:///absolute/path.db" or "sqlite://path/relative/to/working/dir.db");
+//     ValidateURL checks a URL without opening anything. postgres:// URLs are
+//     recognised but not built in yet.
+//   - persistence/storetest: Run, the contract suite that checks a Store
+//     against the invariants below; every store's tests run it.
+//
+// # Invariants
+//
+// Every store keeps these, and storetest.Run checks them:
+//
+//   - A room has an epoch, a random id from NewEpoch chosen when the room is
+//     created (by OpenRoom or ConfigureRoom). It never changes while the room
+//     exists; DeleteRoom erases the room and a room created again under the
+//     same name gets a new epoch and an empty stream.
+//   - Within an epoch, offsets start at 1 and are gap-free: Append accepts a
+//     batch only if its first offset is the stored last offset + 1 and its
+//     offsets are consecutive (else ErrOffsetMismatch, see CheckBatch), and
+//     only under the room's current epoch (else ErrEpochMismatch;
+//     ErrNoSuchRoom for a room that does not exist).
+//   - Append is atomic: the whole batch and the new last offset are stored, or
+//     nothing is.
+//   - Read returns messages in ascending offset order; an unknown room reads
+//     as an empty stream. Empty results are empty, non-nil slices. A
+//     ReadQuery CheckQuery rejects fails with ErrInvalidQuery.
+//   - Message.Data is stored as raw bytes: nil (or empty) is stored as absent
+//     and reads back nil; anything else reads back byte for byte. Stores copy
+//     Data, so neither side may observe the other's later modifications.
+//   - After Close, every method but Close fails with an error wrapping
+//     ErrClosed.
+//
+// Store errors carry the store kind, the operation and the room as context and
+// wrap the package's sentinel errors where one applies, so test them with
+// errors.Is.
+package persistence

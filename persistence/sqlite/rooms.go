@@ -1,0 +1,214 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/troupe-chat/troupe/persistence"
+)
+
+const (
+	sqlSelectRoom = `SELECT name, epoch, last_offset, private, password_hash, max_members FROM rooms`
+	sqlLookupRoom = sqlSelectRoom + ` WHERE name = ?`
+)
+
+// rowScanner is a *sql.Row or *sql.Rows.
+type rowScanner interface {
+	Scan(dest ...any) error
+}
+
+// scanRoom reads one row selected by sqlSelectRoom.
+func scanRoom(row rowScanner) (persistence.RoomInfo, error) {
+	var info persistence.RoomInfo
+	var last int64
+	err := row.Scan(&info.Room, &info.Epoch, &last, &info.Config.Private,
+		&info.Config.PasswordHash, &info.Config.MaxMembers)
+	info.LastOffset = uint64(last)
+	return info, err
+}
+
+// lookupRoom returns the room's row, read within tx or, when tx is nil,
+// through the read pool; or an error wrapping persistence.ErrNoSuchRoom.
+func (s *Store) lookupRoom(ctx context.Context, tx *sql.Tx, room string) (persistence.RoomInfo, error) {
+	var row *sql.Row
+	if tx != nil {
+		row = tx.QueryRowContext(ctx, sqlLookupRoom, room)
+	} else {
+		row = s.stLookup.QueryRowContext(ctx, room)
+	}
+	info, err := scanRoom(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return persistence.RoomInfo{}, persistence.ErrNoSuchRoom
+	}
+	return info, err
+}
+
+// insertRoom creates the room with a fresh epoch and an empty stream.
+func insertRoom(ctx context.Context, tx *sql.Tx, room string, cfg persistence.RoomConfig) (string, error) {
+	epoch := persistence.NewEpoch()
+	_, err := tx.ExecContext(ctx, `INSERT INTO rooms
+		(name, epoch, last_offset, private, password_hash, max_members, created_at)
+		VALUES (?, ?, 0, ?, ?, ?, ?)`,
+		room, epoch, cfg.Private, cfg.PasswordHash, cfg.MaxMembers, time.Now().UnixMilli())
+	return epoch, err
+}
+
+// OpenRoom implements persistence.Store. An existing room is found through the read pool
+// without taking the write lock.
+func (s *Store) OpenRoom(ctx context.Context, room string) (persistence.RoomState, error) {
+	if err := s.check(); err != nil {
+		return persistence.RoomState{}, fmt.Errorf("sqlite: open room %s: %w", room, err)
+	}
+	info, err := s.lookupRoom(ctx, nil, room)
+	if err == nil {
+		return persistence.RoomState{Room: room, Epoch: info.Epoch, LastOffset: info.LastOffset, Config: info.Config}, nil
+	}
+	if !errors.Is(err, persistence.ErrNoSuchRoom) {
+		return persistence.RoomState{}, fmt.Errorf("sqlite: open room %s: %w", room, err)
+	}
+	st, err := s.createRoom(ctx, room)
+	if err != nil {
+		return persistence.RoomState{}, fmt.Errorf("sqlite: open room %s: %w", room, err)
+	}
+	return st, nil
+}
+
+// createRoom creates the room unless a concurrent caller created it since the
+// lookup, in which case that room is returned with Created unset.
+func (s *Store) createRoom(ctx context.Context, room string) (persistence.RoomState, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return persistence.RoomState{}, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	info, err := s.lookupRoom(ctx, tx, room)
+	switch {
+	case err == nil:
+		return persistence.RoomState{Room: room, Epoch: info.Epoch, LastOffset: info.LastOffset, Config: info.Config}, nil
+	case !errors.Is(err, persistence.ErrNoSuchRoom):
+		return persistence.RoomState{}, err
+	}
+	epoch, err := insertRoom(ctx, tx, room, persistence.RoomConfig{})
+	if err != nil {
+		return persistence.RoomState{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return persistence.RoomState{}, err
+	}
+	return persistence.RoomState{Room: room, Epoch: epoch, Created: true}, nil
+}
+
+// ConfigureRoom implements persistence.Store. A room it creates gets a fresh epoch and an
+// empty stream; an existing room keeps its epoch and stream.
+func (s *Store) ConfigureRoom(ctx context.Context, room string, cfg persistence.RoomConfig) (bool, error) {
+	if err := s.check(); err != nil {
+		return false, fmt.Errorf("sqlite: configure room %s: %w", room, err)
+	}
+	created, err := s.configureRoom(ctx, room, cfg)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: configure room %s: %w", room, err)
+	}
+	return created, nil
+}
+
+// configureRoom is ConfigureRoom without the error context.
+func (s *Store) configureRoom(ctx context.Context, room string, cfg persistence.RoomConfig) (bool, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	res, err := tx.ExecContext(ctx,
+		`UPDATE rooms SET private = ?, password_hash = ?, max_members = ? WHERE name = ?`,
+		cfg.Private, cfg.PasswordHash, cfg.MaxMembers, room)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, err
+	}
+	created := n == 0
+	if created {
+		if _, err := insertRoom(ctx, tx, room, cfg); err != nil {
+			return false, err
+		}
+	}
+	return created, tx.Commit()
+}
+
+// LookupRoom implements persistence.Store.
+func (s *Store) LookupRoom(ctx context.Context, room string) (persistence.RoomInfo, error) {
+	if err := s.check(); err != nil {
+		return persistence.RoomInfo{}, fmt.Errorf("sqlite: lookup room %s: %w", room, err)
+	}
+	info, err := s.lookupRoom(ctx, nil, room)
+	if err != nil {
+		return persistence.RoomInfo{}, fmt.Errorf("sqlite: lookup room %s: %w", room, err)
+	}
+	return info, nil
+}
+
+// ListRooms implements persistence.Store. Names are ordered bytewise (SQLite's BINARY
+// collation).
+func (s *Store) ListRooms(ctx context.Context) ([]persistence.RoomInfo, error) {
+	if err := s.check(); err != nil {
+		return nil, fmt.Errorf("sqlite: list rooms: %w", err)
+	}
+	rows, err := s.r.QueryContext(ctx, sqlSelectRoom+` ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list rooms: %w", err)
+	}
+	defer func() { _ = rows.Close() }()
+	out := []persistence.RoomInfo{}
+	for rows.Next() {
+		info, err := scanRoom(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list rooms: %w", err)
+		}
+		out = append(out, info)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list rooms: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteRoom implements persistence.Store. The room's messages and its row go in one
+// transaction.
+func (s *Store) DeleteRoom(ctx context.Context, room string) error {
+	if err := s.check(); err != nil {
+		return fmt.Errorf("sqlite: delete room %s: %w", room, err)
+	}
+	if err := s.deleteRoom(ctx, room); err != nil {
+		return fmt.Errorf("sqlite: delete room %s: %w", room, err)
+	}
+	return nil
+}
+
+// deleteRoom is DeleteRoom without the error context.
+func (s *Store) deleteRoom(ctx context.Context, room string) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE room = ?`, room); err != nil {
+		return err
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM rooms WHERE name = ?`, room)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return persistence.ErrNoSuchRoom
+	}
+	return tx.Commit()
+}

@@ -1,0 +1,79 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// schemaV1 creates the initial schema. Offsets are stored as INTEGER
+// (int64); "offset" is quoted because OFFSET is an SQL keyword. messages is a
+// WITHOUT ROWID table clustered on (room, offset), so a page read is one range
+// scan of one B-tree.
+const schemaV1 = `
+CREATE TABLE rooms (
+	name          TEXT    NOT NULL PRIMARY KEY,
+	epoch         TEXT    NOT NULL,
+	last_offset   INTEGER NOT NULL DEFAULT 0 CHECK (last_offset >= 0),
+	private       INTEGER NOT NULL DEFAULT 0,
+	password_hash TEXT    NOT NULL DEFAULT '',
+	max_members   INTEGER NOT NULL DEFAULT 0,
+	created_at    INTEGER NOT NULL -- Unix milliseconds
+);
+CREATE TABLE messages (
+	room      TEXT    NOT NULL REFERENCES rooms (name),
+	"offset"  INTEGER NOT NULL CHECK ("offset" > 0),
+	id        TEXT    NOT NULL,
+	ts        INTEGER NOT NULL, -- Unix milliseconds
+	from_id   TEXT    NOT NULL,
+	from_name TEXT    NOT NULL,
+	kind      TEXT    NOT NULL,
+	text      TEXT    NOT NULL,
+	data      BLOB,             -- raw JSON, NULL when absent
+	reply_to  TEXT    NOT NULL DEFAULT '',
+	cid       TEXT    NOT NULL DEFAULT '',
+	PRIMARY KEY (room, "offset")
+) WITHOUT ROWID;
+`
+
+// migrations returns the schema migrations in order; after applying the
+// first n of them the database's user_version is n. Append only: never edit a
+// migration that has shipped.
+func migrations() []string {
+	return []string{schemaV1}
+}
+
+// migrate brings the schema of the database behind w up to date in one
+// transaction. It refuses a database whose user_version is newer than this
+// code knows.
+func migrate(ctx context.Context, w *sql.DB) error {
+	migs := migrations()
+	tx, err := w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	var cur int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&cur); err != nil {
+		return fmt.Errorf("migrate: read user_version: %w", err)
+	}
+	if cur > len(migs) {
+		return fmt.Errorf("migrate: schema version %d is newer than the %d this build supports", cur, len(migs))
+	}
+	if cur == len(migs) {
+		return nil
+	}
+	for v := cur; v < len(migs); v++ {
+		if _, err := tx.ExecContext(ctx, migs[v]); err != nil {
+			return fmt.Errorf("migrate: to version %d: %w", v+1, err)
+		}
+	}
+	// PRAGMA takes no bound parameters; the value is an int we control.
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(migs))); err != nil {
+		return fmt.Errorf("migrate: set user_version: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migrate: commit: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,108 @@
+package persistence
+
+import (
+	"context"
+	"errors"
+)
+
+// ErrNoSuchRoom is returned by operations on a room the store does not know.
+var ErrNoSuchRoom = errors.New("persistence: no such room")
+
+// ErrEpochMismatch is returned by Append when the room's stored epoch differs from the
+// epoch the caller wrote for: the room was deleted and created again meanwhile.
+var ErrEpochMismatch = errors.New("persistence: epoch mismatch")
+
+// Message is one stored message of a room stream. Offsets start at 1 within an epoch
+// and are gap-free; the room actor assigns them, the store keeps them.
+type Message struct {
+	ID       string // server-assigned message id ("m_…")
+	Offset   uint64 // position in the room stream, 1-based
+	TS       int64  // Unix milliseconds, set by the room actor
+	FromID   string // sender user id
+	FromName string // sender display name at send time
+	Kind     string // "text", "image", "file", "system" or an application kind
+	Text     string
+	Data     []byte // raw JSON value, nil when absent or null
+	ReplyTo  string // message id this one replies to, "" when none
+	CID      string // client id used for idempotent sends, "" when none
+}
+
+// RoomConfig is the configuration a room carries beside its stream.
+type RoomConfig struct {
+	Private      bool   // hidden from room listings
+	PasswordHash string // bcrypt hash, "" when the room has no password
+	MaxMembers   int    // 0: the server default applies
+}
+
+// RoomState is what a room actor needs to resume its stream.
+type RoomState struct {
+	Room       string
+	Epoch      string // changes only when the room's history is lost or erased
+	LastOffset uint64 // 0 for an empty stream
+	Config     RoomConfig
+	Created    bool // true when OpenRoom created the room just now
+}
+
+// ReadQuery selects messages of one room. At most one of After and Before is set;
+// with neither, the latest Limit messages are selected. Results are always in
+// ascending offset order.
+type ReadQuery struct {
+	After  uint64 // exclusive lower bound: offsets > After, the oldest Limit of them
+	Before uint64 // exclusive upper bound: offsets < Before, the newest Limit of them
+	Limit  int    // at most this many messages; must be > 0
+}
+
+// ReadResult is one page of a room's stream.
+type ReadResult struct {
+	Messages []Message
+	More     bool // messages exist beyond this page in its direction
+}
+
+// DedupEntry records a client id already used by a user in a room, with the
+// original acknowledgement it must replay.
+type DedupEntry struct {
+	UserID string
+	CID    string
+	MsgID  string
+	Offset uint64
+	TS     int64
+}
+
+// RoomInfo is a room as listed by the store.
+type RoomInfo struct {
+	Room       string
+	Epoch      string
+	LastOffset uint64
+	Config     RoomConfig
+}
+
+// Store keeps room streams and room configuration. Implementations are safe for
+// concurrent use by many rooms; calls for one room are issued serially by its
+// room actor's store lane.
+type Store interface {
+	// OpenRoom returns the room's stored state, creating the room with a fresh
+	// epoch (and Created set) when it does not exist.
+	OpenRoom(ctx context.Context, room string) (RoomState, error)
+	// Append stores msgs atomically (all or none) in the room's stream under epoch.
+	// Offsets must continue the stream without gaps.
+	Append(ctx context.Context, room, epoch string, msgs []Message) error
+	// Read returns a page of the room's stream as ReadQuery describes.
+	Read(ctx context.Context, room string, q ReadQuery) (ReadResult, error)
+	// RecentCIDs returns the dedup entries of the latest window messages of the
+	// room that carried a client id, oldest first.
+	RecentCIDs(ctx context.Context, room string, window int) ([]DedupEntry, error)
+	// ConfigureRoom creates or updates the room's configuration; created reports
+	// whether the room did not exist before.
+	ConfigureRoom(ctx context.Context, room string, cfg RoomConfig) (created bool, err error)
+	// LookupRoom returns the room's state without creating it, or ErrNoSuchRoom.
+	LookupRoom(ctx context.Context, room string) (RoomInfo, error)
+	// ListRooms returns every room the store knows, ordered by name.
+	ListRooms(ctx context.Context) ([]RoomInfo, error)
+	// DeleteRoom erases the room, its configuration and its history. A room
+	// opened again under that name starts a new epoch.
+	DeleteRoom(ctx context.Context, room string) error
+	// Ping reports whether the store is reachable.
+	Ping(ctx context.Context) error
+	// Close releases the store's resources.
+	Close() error
+}
