@@ -1,0 +1,251 @@
+package metrics
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics holds every troupe collector. Create it with New; all fields are set and
+// registered. Label values must come from bounded, server-chosen sets, never from
+// client input (room names, user ids, message kinds, …).
+type Metrics struct {
+	// ConnectionsActive is the number of open WebSocket connections
+	// (troupe_connections_active).
+	ConnectionsActive prometheus.Gauge
+	// ConnectionsOpened counts WebSocket connections accepted
+	// (troupe_connections_opened_total).
+	ConnectionsOpened prometheus.Counter
+	// ConnectionsClosed counts closed connections by WebSocket close code
+	// (troupe_connections_closed_total{code}). Use CloseCode, which bounds the label.
+	ConnectionsClosed *prometheus.CounterVec
+	// UpgradesRejected counts HTTP upgrade requests refused before a connection
+	// opened, by server-chosen reason (troupe_upgrades_rejected_total{reason}).
+	UpgradesRejected *prometheus.CounterVec
+
+	// FramesIn counts frames received from clients by protocol frame type
+	// (troupe_frames_in_total{type}); unknown types must share one label value.
+	FramesIn *prometheus.CounterVec
+	// FramesOut counts frames sent to clients by protocol frame type
+	// (troupe_frames_out_total{type}).
+	FramesOut *prometheus.CounterVec
+
+	// Deliveries counts message deliveries to member outboxes: one message fanned
+	// out to n members counts n (troupe_deliveries_total).
+	Deliveries prometheus.Counter
+	// Drops counts frames or messages discarded instead of delivered, by
+	// server-chosen reason (troupe_drops_total{reason}).
+	Drops *prometheus.CounterVec
+
+	// RoomsActive is the number of running room actors (troupe_rooms_active).
+	RoomsActive prometheus.Gauge
+	// UsersActive is the number of distinct users with at least one session
+	// (troupe_users_active).
+	UsersActive prometheus.Gauge
+	// SessionsActive is the number of live sessions, including those in their
+	// resume grace period (troupe_sessions_active).
+	SessionsActive prometheus.Gauge
+
+	// MessagesStored counts messages written to the store
+	// (troupe_messages_stored_total).
+	MessagesStored prometheus.Counter
+	// BatchSize observes the number of messages a room actor handles in one batch
+	// (troupe_room_batch_size; buckets 1, 2, 4, …, 1024).
+	BatchSize prometheus.Histogram
+
+	// StoreLatency observes store call latency in seconds by operation
+	// (troupe_store_latency_seconds{op}; buckets 100µs to 5s, exponential).
+	StoreLatency *prometheus.HistogramVec
+
+	// PublishDeliverLatency observes the seconds from receipt of a send frame to
+	// the message being enqueued to member outboxes
+	// (troupe_publish_deliver_latency_seconds).
+	PublishDeliverLatency prometheus.Histogram
+
+	// ActorRestarts counts supervisor restarts of actors by actor kind
+	// (troupe_actor_restarts_total{kind}).
+	ActorRestarts *prometheus.CounterVec
+	// RoomsStoppedByBudget counts rooms the rooms supervisor stopped because they
+	// exhausted their restart budget (troupe_rooms_stopped_total).
+	RoomsStoppedByBudget prometheus.Counter
+
+	// HeartbeatTimeouts counts connections closed for missing heartbeats
+	// (troupe_heartbeat_timeouts_total).
+	HeartbeatTimeouts prometheus.Counter
+	// SlowConsumerCloses counts connections closed because their outbox was full
+	// (troupe_slow_consumer_closes_total).
+	SlowConsumerCloses prometheus.Counter
+	// LimitRejections counts requests refused by a configured limit, by limit name
+	// (troupe_limit_rejections_total{limit}), e.g. "rate", "max_conns".
+	LimitRejections *prometheus.CounterVec
+	// OutboxDepth observes a connection's outbox length, sampled on enqueue
+	// (troupe_outbox_depth; buckets 1, 2, 4, …, 1024).
+	OutboxDepth prometheus.Histogram
+
+	// ErrorsSent counts error frames sent to clients by protocol error code
+	// (troupe_errors_sent_total{code}).
+	ErrorsSent *prometheus.CounterVec
+	// MailboxDepth is the current mailbox length of actors, by actor kind
+	// (troupe_mailbox_depth{kind}).
+	MailboxDepth *prometheus.GaugeVec
+
+	// StoreRetries counts store operations retried after a transient failure
+	// (troupe_store_retries_total).
+	StoreRetries prometheus.Counter
+	// DrillRuns counts fault-injection drill runs by drill kind and outcome
+	// (troupe_drill_runs_total{kind,outcome}).
+	DrillRuns *prometheus.CounterVec
+}
+
+// New creates every collector and registers it with reg, which must be non-nil.
+// It panics if registration fails, for instance when reg already holds troupe
+// metrics: New keeps no global state, so give each server its own registry.
+func New(reg prometheus.Registerer) *Metrics {
+	powersOfTwo := prometheus.ExponentialBuckets(1, 2, 11) // 1 … 1024
+
+	m := &Metrics{
+		ConnectionsActive: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "troupe_connections_active",
+			Help: "Open WebSocket connections.",
+		}),
+		ConnectionsOpened: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "troupe_connections_opened_total",
+			Help: "WebSocket connections accepted.",
+		}),
+		ConnectionsClosed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "troupe_connections_closed_total",
+			Help: "WebSocket connections closed, by close code.",
+		}, []string{"code"}),
+		UpgradesRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "troupe_upgrades_rejected_total",
+			Help: "WebSocket upgrade requests rejected, by reason.",
+		}, []string{"reason"}),
+
+		FramesIn: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "troupe_frames_in_total",
+			Help: "Frames received from clients, by frame type.",
+		}, []string{"type"}),
+		FramesOut: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "troupe_frames_out_total",
+			Help: "Frames sent to clients, by frame type.",
+		}, []string{"type"}),
+
+		Deliveries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "troupe_deliveries_total",
+			Help: "Message deliveries to member outboxes.",
+		}),
+		Drops: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "troupe_drops_total",
+			Help: "Frames or messages dropped instead of delivered, by reason.",
+		}, []string{"reason"}),
+
+		RoomsActive: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "troupe_rooms_active",
+			Help: "Running room actors.",
+		}),
+		UsersActive: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "troupe_users_active",
+			Help: "Distinct users with at least one session.",
+		}),
+		SessionsActive: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "troupe_sessions_active",
+			Help: "Live sessions, including those in their resume grace period.",
+		}),
+
+		MessagesStored: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "troupe_messages_stored_total",
+			Help: "Messages written to the store.",
+		}),
+		BatchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "troupe_room_batch_size",
+			Help:    "Messages handled by a room actor in one batch.",
+			Buckets: powersOfTwo,
+		}),
+
+		StoreLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "troupe_store_latency_seconds",
+			Help:    "Store call latency in seconds, by operation.",
+			Buckets: prometheus.ExponentialBucketsRange(100e-6, 5, 16),
+		}, []string{"op"}),
+
+		PublishDeliverLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "troupe_publish_deliver_latency_seconds",
+			Help:    "Seconds from receipt of a send to enqueue to member outboxes.",
+			Buckets: prometheus.ExponentialBucketsRange(10e-6, 5, 16),
+		}),
+
+		ActorRestarts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "troupe_actor_restarts_total",
+			Help: "Actor restarts by their supervisor, by actor kind.",
+		}, []string{"kind"}),
+		RoomsStoppedByBudget: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "troupe_rooms_stopped_total",
+			Help: "Rooms stopped after exhausting their restart budget.",
+		}),
+
+		HeartbeatTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "troupe_heartbeat_timeouts_total",
+			Help: "Connections closed for missing heartbeats.",
+		}),
+		SlowConsumerCloses: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "troupe_slow_consumer_closes_total",
+			Help: "Connections closed because their outbox was full.",
+		}),
+		LimitRejections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "troupe_limit_rejections_total",
+			Help: "Requests refused by a configured limit, by limit.",
+		}, []string{"limit"}),
+		OutboxDepth: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "troupe_outbox_depth",
+			Help:    "Connection outbox length, sampled on enqueue.",
+			Buckets: powersOfTwo,
+		}),
+
+		ErrorsSent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "troupe_errors_sent_total",
+			Help: "Error frames sent to clients, by error code.",
+		}, []string{"code"}),
+		MailboxDepth: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "troupe_mailbox_depth",
+			Help: "Actor mailbox length, by actor kind.",
+		}, []string{"kind"}),
+
+		StoreRetries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "troupe_store_retries_total",
+			Help: "Store operations retried after a transient failure.",
+		}),
+		DrillRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "troupe_drill_runs_total",
+			Help: "Fault-injection drill runs, by drill kind and outcome.",
+		}, []string{"kind", "outcome"}),
+	}
+
+	reg.MustRegister(
+		m.ConnectionsActive, m.ConnectionsOpened, m.ConnectionsClosed, m.UpgradesRejected,
+		m.FramesIn, m.FramesOut,
+		m.Deliveries, m.Drops,
+		m.RoomsActive, m.UsersActive, m.SessionsActive,
+		m.MessagesStored, m.BatchSize,
+		m.StoreLatency, m.PublishDeliverLatency,
+		m.ActorRestarts, m.RoomsStoppedByBudget,
+		m.HeartbeatTimeouts, m.SlowConsumerCloses, m.LimitRejections, m.OutboxDepth,
+		m.ErrorsSent, m.MailboxDepth,
+		m.StoreRetries, m.DrillRuns,
+	)
+	return m
+}
+
+// CloseCode counts one closed connection under its WebSocket close code.
+// Codes a client can choose freely are folded so the label stays bounded: the
+// registered codes 1000–1015 and the private range 4000–4999 are kept, any other
+// code is counted as "other".
+func (m *Metrics) CloseCode(code int) {
+	m.ConnectionsClosed.WithLabelValues(closeCodeLabel(code)).Inc()
+}
+
+func closeCodeLabel(code int) string {
+	if (code >= 1000 && code <= 1015) || (code >= 4000 && code <= 4999) {
+		return strconv.Itoa(code)
+	}
+	return "other"
+}
