@@ -1,0 +1,118 @@
+package actors
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// heartbeatShard is the parent and supervisor of a shard of connection actors.
+// Each tick it stops the welcomed connections that sent nothing within the idle
+// timeout (close 4000) and pings the rest. A connection actor that panics is
+// stopped and its socket closed with 1011; its siblings are untouched.
+type heartbeatShard struct {
+	env      *env
+	self     *actor.PID
+	children map[string]*shardChild // by connection actor id
+	ticker   *time.Ticker
+	stop     chan struct{}
+	done     chan struct{}
+}
+
+type shardChild struct {
+	peer     Peer
+	welcomed bool
+}
+
+// closeAll asks a shard to close every connection it supervises.
+type closeAll struct {
+	Code   int
+	Reason string
+	Done   chan<- int
+}
+
+func newHeartbeatProps(e *env) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &heartbeatShard{env: e, children: make(map[string]*shardChild)}
+	})
+}
+
+// Receive implements actor.Actor.
+func (h *heartbeatShard) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		h.self = ctx.Self()
+		h.startTicker()
+	case *actor.Stopping:
+		h.stopTicker()
+	case *spawnConn:
+		pid := ctx.SpawnPrefix(newConnProps(h.env, m.Peer, m.Info), "conn/")
+		h.children[pid.Id] = &shardChild{peer: m.Peer}
+		m.Reply <- pid
+	case *connWelcomed:
+		if c, ok := h.children[m.Conn.Id]; ok {
+			c.welcomed = true
+		}
+	case *actor.Terminated:
+		delete(h.children, m.Who.Id)
+	case *heartbeatTick:
+		h.tick()
+	case *closeAll:
+		for _, c := range h.children {
+			c.peer.Close(m.Code, m.Reason)
+		}
+		m.Done <- len(h.children)
+	}
+}
+
+func (h *heartbeatShard) tick() {
+	now := h.env.clock.Now()
+	for _, c := range h.children {
+		if c.welcomed && now.Sub(c.peer.LastActive()) > h.env.cfg.IdleTimeout {
+			h.env.metrics.HeartbeatTimeouts.Inc()
+			c.peer.Close(CloseIdle, "heartbeat timeout")
+			continue
+		}
+		c.peer.Ping()
+	}
+}
+
+// HandleFailure implements actor.SupervisorStrategy for the shard's children.
+func (h *heartbeatShard) HandleFailure(_ *actor.ActorSystem, supervisor actor.Supervisor, child *actor.PID,
+	_ *actor.RestartStatistics, reason interface{}, _ interface{}) {
+	h.env.metrics.ActorRestarts.WithLabelValues("conn").Inc()
+	h.env.log.Error("connection actor panicked; closing its socket", "conn", child.Id, slog.Any("reason", reason))
+	if c, ok := h.children[child.Id]; ok {
+		c.peer.Close(CloseInternal, "internal error")
+	}
+	supervisor.StopChildren(child)
+}
+
+func (h *heartbeatShard) startTicker() {
+	h.ticker = time.NewTicker(h.env.cfg.HeartbeatInterval)
+	h.stop = make(chan struct{})
+	h.done = make(chan struct{})
+	root, self, ticker, stop, done := h.env.root, h.self, h.ticker, h.stop, h.done
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ticker.C:
+				root.Send(self, &heartbeatTick{})
+			case <-stop:
+				return
+			}
+		}
+	}()
+}
+
+func (h *heartbeatShard) stopTicker() {
+	if h.ticker == nil {
+		return
+	}
+	h.ticker.Stop()
+	close(h.stop)
+	<-h.done
+	h.ticker = nil
+}

@@ -1,0 +1,100 @@
+package actors
+
+import (
+	"sync"
+)
+
+// storeLane runs one room's store calls one after another on its own goroutine,
+// so the room actor never blocks on I/O and a restarted room's reload always
+// runs after the writes its previous incarnation started. Results come back to
+// the room as messages.
+type storeLane struct {
+	mu     sync.Mutex // guards jobs and closed
+	jobs   []func()   // guarded by mu
+	closed bool       // guarded by mu
+	wake   chan struct{}
+	done   chan struct{}
+}
+
+func newStoreLane() *storeLane {
+	l := &storeLane{wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go l.run()
+	return l
+}
+
+// Do queues job; it never blocks. Jobs queued after close are dropped.
+func (l *storeLane) Do(job func()) {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return
+	}
+	l.jobs = append(l.jobs, job)
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// close finishes the queued jobs and stops the lane's goroutine.
+func (l *storeLane) close() {
+	l.mu.Lock()
+	already := l.closed
+	l.closed = true
+	l.mu.Unlock()
+	if !already {
+		select {
+		case l.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// wait blocks until the lane's goroutine has ended.
+func (l *storeLane) wait() { <-l.done }
+
+func (l *storeLane) run() {
+	defer close(l.done)
+	for {
+		l.mu.Lock()
+		jobs := l.jobs
+		l.jobs = nil
+		closed := l.closed
+		l.mu.Unlock()
+		for _, job := range jobs {
+			job()
+		}
+		if len(jobs) > 0 {
+			continue
+		}
+		if closed {
+			return
+		}
+		<-l.wake
+	}
+}
+
+// roomShell is the part of a room that outlives a restart of its actor: the
+// store lane, the membership (so members stay members without reconnecting),
+// and the offset up to which the stream was broadcast. Only the room actor's
+// current incarnation touches it.
+type roomShell struct {
+	name      string
+	lane      *storeLane
+	members   memberSet
+	broadcast uint64 // last offset broadcast to members; 0 before the first load
+	loaded    bool   // a load has completed at least once
+	gen       uint64 // incarnation counter, tags lane results
+	restarts  int
+	leaveSeq  uint64 // tokens for presence grace timers
+	// closeReason is the room_closed reason members get when the room stops
+	// ("deleted"); empty means the supervisor stopped it ("crashed").
+	closeReason string
+}
+
+func newRoomShell(name string) *roomShell {
+	return &roomShell{name: name, lane: newStoreLane(), members: newMemberSet()}
+}
+
+func (s *roomShell) close() { s.lane.close() }

@@ -1,0 +1,180 @@
+package actors
+
+import (
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// Messages between actors. Commands are imperative, events past tense. They are
+// internal to the engine: the transport only ever posts the commands of
+// commands.go.
+
+// joinRoom asks a room to add a connection as a member.
+type joinRoom struct {
+	Conn       *actor.PID
+	Peer       Outbox
+	User       UserRef
+	ReqID      int64
+	Password   string
+	Since      *Position
+	History    int
+	TokenRooms []string
+}
+
+// leaveRoom asks a room to remove a member at the member's request.
+type leaveRoom struct {
+	Conn  *actor.PID
+	Peer  Outbox
+	ReqID int64
+}
+
+// connGone tells a room that a member's connection ended without a leave.
+type connGone struct {
+	Conn *actor.PID
+}
+
+// publish asks a room to store and broadcast a message.
+type publish struct {
+	Conn     *actor.PID // nil for server-API publishes
+	Peer     Outbox     // nil for server-API publishes
+	ReqID    int64
+	From     UserRef
+	Kind     string
+	Text     string
+	Data     []byte
+	ReplyTo  string
+	CID      string
+	Received int64 // Unix nanoseconds when the transport decoded the frame
+	Reply    chan<- PublishResult
+}
+
+// PublishResult is the outcome of a server-API publish.
+type PublishResult struct {
+	Room   string
+	MsgID  string
+	Offset uint64
+	TS     int64
+	Err    error
+}
+
+// typingIn relays a typing signal.
+type typingIn struct {
+	Conn *actor.PID
+	Peer Outbox
+	On   bool
+	ID   int64
+}
+
+// presenceOf asks a room for its presence.
+type presenceOf struct {
+	Conn *actor.PID
+	Peer Outbox
+	ID   int64
+}
+
+// historyOf asks a room for a page of its stream.
+type historyOf struct {
+	Conn   *actor.PID
+	Peer   Outbox
+	ID     int64
+	Before uint64
+	After  uint64
+	Limit  int
+}
+
+// roomJoined tells a connection that its join succeeded (the room already wrote
+// the joined frame).
+type roomJoined struct {
+	Room string
+	PID  *actor.PID
+}
+
+// roomJoinFailed tells a connection that its join was refused (the room already
+// wrote the error frame).
+type roomJoinFailed struct {
+	Room string
+}
+
+// roomLeft tells a connection that it is no longer a member of a room, after a
+// leave or because the room closed.
+type roomLeft struct {
+	Room string
+}
+
+// openSession asks the sessions actor to start or resume a session.
+type openSession struct {
+	Requested string
+	UserID    string // "" for anonymous users
+	Name      string
+	Conn      *actor.PID
+	Peer      Peer
+}
+
+// sessionOpened answers openSession.
+type sessionOpened struct {
+	Session string
+	UserID  string
+	Name    string
+	Resumed bool
+}
+
+// detachSession tells the sessions actor that a session's connection ended.
+type detachSession struct {
+	Session string
+	Conn    *actor.PID
+}
+
+// takenOver tells a connection that a newer connection resumed its session.
+type takenOver struct{}
+
+// attachConn registers a connection with its user actor.
+type attachConn struct {
+	Conn *actor.PID
+	Peer Peer
+	User UserRef
+}
+
+// detachConn unregisters a connection from its user actor.
+type detachConn struct {
+	Conn *actor.PID
+}
+
+// deliverDirect asks a user actor to push a direct message to every connection.
+type deliverDirect struct {
+	Frame   DirectPush
+	ReplyTo *actor.PID
+	ReqID   int64
+}
+
+// directDelivered answers deliverDirect.
+type directDelivered struct {
+	ReqID     int64
+	TS        int64
+	Delivered int
+}
+
+// kick closes a connection with a close code (server API disconnect).
+type kick struct {
+	Code   int
+	Reason string
+}
+
+// connWelcomed tells a heartbeat shard that a connection finished its hello, so
+// the idle timeout applies to it from now on.
+type connWelcomed struct {
+	Conn *actor.PID
+}
+
+// heartbeatTick makes a heartbeat shard check and ping its connections.
+type heartbeatTick struct{}
+
+// spawnConn asks a heartbeat shard to spawn a connection actor as its child.
+type spawnConn struct {
+	Peer  Peer
+	Info  ConnInfo
+	Reply chan<- *actor.PID
+}
+
+// drainNow asks a room to flush its pending batch and report when done.
+type drainNow struct {
+	Done chan<- struct{}
+}
