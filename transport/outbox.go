@@ -1,0 +1,209 @@
+package transport
+
+import (
+	"encoding/binary"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lxzan/gws"
+
+	"github.com/troupe-chat/troupe/actors"
+	"github.com/troupe-chat/troupe/metrics"
+)
+
+// socket is one WebSocket connection as the actors see it (actors.Peer): a
+// bounded outbound queue drained by a writer goroutine that exists only while
+// there is something to write, a close handshake, and the time of the last
+// inbound frame.
+type socket struct {
+	conn         *gws.Conn        // static
+	limit        int              // static: outbox capacity in frames
+	writeTimeout time.Duration    // static
+	closeLinger  time.Duration    // static: how long to wait for the client's close frame
+	metrics      *metrics.Metrics // static
+	lastActive   atomic.Int64     // Unix nanoseconds of the last inbound frame
+
+	mu          sync.Mutex
+	queue       [][]byte // guarded by mu
+	spare       [][]byte // guarded by mu: the previous queue's backing array, reused
+	ping        bool     // guarded by mu: a ping is due
+	writing     bool     // guarded by mu: a writer goroutine runs
+	closing     bool     // guarded by mu: Close was called; nothing more is queued
+	closeCode   int      // guarded by mu
+	closeReason string   // guarded by mu
+	closeSent   bool     // guarded by mu
+	writers     *sync.WaitGroup
+}
+
+var _ actors.Peer = (*socket)(nil)
+
+// Enqueue implements actors.Outbox. It never blocks; past the bound the
+// connection is closed with 4001.
+func (s *socket) Enqueue(frame []byte) bool {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return false
+	}
+	if len(s.queue) >= s.limit {
+		s.mu.Unlock()
+		s.metrics.SlowConsumerCloses.Inc()
+		s.metrics.Drops.WithLabelValues("slow_consumer").Inc()
+		s.Close(actors.CloseSlowConsumer, "slow consumer")
+		return false
+	}
+	s.queue = append(s.queue, frame)
+	depth := len(s.queue)
+	s.startWriter()
+	s.mu.Unlock()
+	if depth&63 == 1 {
+		s.metrics.OutboxDepth.Observe(float64(depth))
+	}
+	return true
+}
+
+// Ping implements actors.Peer.
+func (s *socket) Ping() {
+	s.mu.Lock()
+	if !s.closing {
+		s.ping = true
+		s.startWriter()
+	}
+	s.mu.Unlock()
+}
+
+// Close implements actors.Peer: queued frames are flushed (dropped on 4001),
+// then the close frame is sent, and the client gets closeLinger to answer it
+// before the socket is cut.
+func (s *socket) Close(code int, reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return
+	}
+	s.closing = true
+	s.closeCode = code
+	s.closeReason = reason
+	if code == actors.CloseSlowConsumer {
+		s.queue = nil
+	}
+	s.startWriter()
+}
+
+// LastActive implements actors.Peer.
+func (s *socket) LastActive() time.Time { return time.Unix(0, s.lastActive.Load()) }
+
+func (s *socket) touch() { s.lastActive.Store(time.Now().UnixNano()) }
+
+// isClosing reports whether the server started closing this connection, after
+// which the client's frames are no longer handled.
+func (s *socket) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+// sentCode returns the close code the server sent, 0 if none.
+func (s *socket) sentCode() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closeSent {
+		return s.closeCode
+	}
+	return 0
+}
+
+// startWriter starts the writer goroutine if none runs. Called with mu held.
+func (s *socket) startWriter() {
+	if s.writing || s.closeSent {
+		return
+	}
+	s.writing = true
+	s.writers.Add(1)
+	go s.write()
+}
+
+// write drains the queue until it is empty, then exits.
+func (s *socket) write() {
+	defer s.writers.Done()
+	for {
+		s.mu.Lock()
+		frames := s.queue
+		s.queue, s.spare = s.spare[:0], nil // the writer owns frames until it hands them back as spare
+		ping := s.ping
+		s.ping = false
+		closeNow := len(frames) == 0 && !ping && s.closing && !s.closeSent
+		if len(frames) == 0 && !ping && !closeNow {
+			s.writing = false
+			s.mu.Unlock()
+			return
+		}
+		if closeNow {
+			s.closeSent = true
+		}
+		code, reason := s.closeCode, s.closeReason
+		s.mu.Unlock()
+
+		if closeNow {
+			s.sendClose(code, reason)
+			s.mu.Lock()
+			s.writing = false
+			s.mu.Unlock()
+			return
+		}
+		ok := true
+		if ping {
+			ok = s.writeFrame(gws.OpcodePing, nil)
+		}
+		for i, f := range frames {
+			if ok {
+				ok = s.writeFrame(gws.OpcodeText, f)
+			}
+			frames[i] = nil
+		}
+		s.mu.Lock()
+		s.spare = frames[:0]
+		s.mu.Unlock()
+		if !ok {
+			s.abort()
+			return
+		}
+	}
+}
+
+func (s *socket) writeFrame(op gws.Opcode, b []byte) bool {
+	if err := s.conn.SetWriteDeadline(time.Now().Add(s.writeTimeout)); err != nil {
+		return false
+	}
+	return s.conn.WriteMessage(op, b) == nil
+}
+
+// sendClose writes the close frame and lets the read loop wait for the
+// client's answer (RFC 6455 §7.1.1) until closeLinger has passed.
+func (s *socket) sendClose(code int, reason string) {
+	if len(reason) > 120 {
+		reason = reason[:120]
+	}
+	payload := make([]byte, 2, 2+len(reason))
+	binary.BigEndian.PutUint16(payload, uint16(code))
+	payload = append(payload, reason...)
+	if !s.writeFrame(gws.OpcodeCloseConnection, payload) {
+		s.abort()
+		return
+	}
+	if err := s.conn.SetReadDeadline(time.Now().Add(s.closeLinger)); err != nil {
+		s.abort()
+	}
+}
+
+// abort cuts the TCP connection after a failed write; the read loop then ends.
+func (s *socket) abort() {
+	s.mu.Lock()
+	s.closing = true
+	s.closeSent = true
+	s.writing = false
+	s.queue = nil
+	s.mu.Unlock()
+	_ = s.conn.NetConn().Close() // the socket is already broken; its error adds nothing
+}

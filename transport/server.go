@@ -1,0 +1,226 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/lxzan/gws"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/troupe-chat/troupe/actors"
+	"github.com/troupe-chat/troupe/metrics"
+	"github.com/troupe-chat/troupe/persistence"
+	"github.com/troupe-chat/troupe/transport/wire"
+)
+
+// Config holds the transport's settings.
+type Config struct {
+	Addr              string
+	MaxFrameBytes     int
+	MaxTextBytes      int
+	HistoryMax        int
+	OutboxSize        int
+	WriteTimeout      time.Duration
+	HelloTimeout      time.Duration
+	IdleTimeout       time.Duration
+	HeartbeatInterval time.Duration
+	ReadHeaderTimeout time.Duration
+	CloseLinger       time.Duration // how long to wait for a client's close frame
+}
+
+// Deps are the transport's collaborators.
+type Deps struct {
+	Engine   *actors.Engine
+	Store    persistence.Store
+	Verifier actors.TokenVerifier // nil: token query parameters are refused
+	Metrics  *metrics.Metrics
+	Gatherer prometheus.Gatherer // served at /metrics
+	Logger   *slog.Logger
+}
+
+// Server is troupe's HTTP front: WebSocket upgrades at /ws, health, readiness
+// and metrics.
+type Server struct {
+	cfg            Config               // static
+	engine         *actors.Engine       // static
+	store          persistence.Store    // static
+	verifier       actors.TokenVerifier // static
+	metrics        *metrics.Metrics     // static
+	gatherer       prometheus.Gatherer  // static
+	log            *slog.Logger         // static
+	limits         wire.Limits          // static
+	troupeUpgrader *gws.Upgrader        // static: selects troupe.v1
+	plainUpgrader  *gws.Upgrader        // static: no subprotocol
+	http           *http.Server         // static
+
+	readers sync.WaitGroup // read loops of upgraded connections
+	writers sync.WaitGroup // outbox writer goroutines
+
+	mu    sync.Mutex
+	conns map[*wsConn]struct{} // guarded by mu
+	ln    net.Listener         // guarded by mu
+}
+
+// New validates the configuration and builds the server; it starts nothing.
+func New(cfg Config, deps Deps) (*Server, error) {
+	if deps.Engine == nil || deps.Store == nil || deps.Metrics == nil || deps.Gatherer == nil {
+		return nil, errors.New("transport: Engine, Store, Metrics and Gatherer are required")
+	}
+	if cfg.OutboxSize <= 0 || cfg.MaxFrameBytes <= 0 || cfg.WriteTimeout <= 0 {
+		return nil, errors.New("transport: outbox size, frame limit and write timeout must be positive")
+	}
+	if cfg.ReadHeaderTimeout <= 0 {
+		cfg.ReadHeaderTimeout = 5 * time.Second
+	}
+	if cfg.CloseLinger <= 0 {
+		cfg.CloseLinger = 2 * time.Second
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		cfg: cfg, engine: deps.Engine, store: deps.Store, verifier: deps.Verifier,
+		metrics: deps.Metrics, gatherer: deps.Gatherer, log: deps.Logger.With("component", "transport"),
+		limits: wire.Limits{MaxTextBytes: cfg.MaxTextBytes, HistoryMax: cfg.HistoryMax},
+		conns:  make(map[*wsConn]struct{}),
+	}
+	handler := &wsHandler{srv: s}
+	opt := func(sub []string) *gws.ServerOption {
+		return &gws.ServerOption{
+			ReadMaxPayloadSize: cfg.MaxFrameBytes,
+			CheckUtf8Enabled:   true,
+			ParallelEnabled:    false,
+			Recovery:           gws.Recovery,
+			HandshakeTimeout:   cfg.ReadHeaderTimeout,
+			SubProtocols:       sub,
+			Logger:             gwsLogger{s.log},
+		}
+	}
+	s.troupeUpgrader = gws.NewUpgrader(handler, opt([]string{wire.Subprotocol}))
+	s.plainUpgrader = gws.NewUpgrader(handler, opt(nil))
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ws", s.upgrade)
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{}))
+	s.http = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	return s, nil
+}
+
+// Handle adds a route to the server's mux (the server API and web pages).
+func (s *Server) Handle(pattern string, h http.Handler) {
+	s.http.Handler.(*http.ServeMux).Handle(pattern, h)
+}
+
+// Listen binds the configured address and returns the bound one.
+func (s *Server) Listen() (net.Addr, error) {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("transport: listen %s: %w", s.cfg.Addr, err)
+	}
+	s.mu.Lock()
+	s.ln = ln
+	s.mu.Unlock()
+	return ln.Addr(), nil
+}
+
+// Serve serves on the listener bound by Listen until Shutdown.
+func (s *Server) Serve() error {
+	s.mu.Lock()
+	ln := s.ln
+	s.mu.Unlock()
+	if ln == nil {
+		return errors.New("transport: Serve before Listen")
+	}
+	if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("transport: serve: %w", err)
+	}
+	return nil
+}
+
+// Shutdown stops accepting, lets the engine close every connection (1001) and
+// store what rooms hold, then waits for the sockets to finish. net/http does
+// not wait for hijacked WebSockets, so the server waits for them itself.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var errs []error
+	if err := s.http.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("transport: http shutdown: %w", err))
+	}
+	if err := s.engine.Shutdown(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		s.readers.Wait()
+		s.writers.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.mu.Lock()
+		for wc := range s.conns {
+			_ = wc.sock.conn.NetConn().Close() // out of time: cut what is left
+		}
+		s.mu.Unlock()
+		<-done
+		errs = append(errs, fmt.Errorf("transport: connections still open at the deadline: %w", ctx.Err()))
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Server) connOpened(wc *wsConn) {
+	s.mu.Lock()
+	s.conns[wc] = struct{}{}
+	s.mu.Unlock()
+	s.metrics.ConnectionsOpened.Inc()
+	s.metrics.ConnectionsActive.Inc()
+	wc.log.Debug("connection opened")
+}
+
+func (s *Server) connClosed(wc *wsConn, code int) {
+	s.mu.Lock()
+	delete(s.conns, wc)
+	s.mu.Unlock()
+	s.metrics.ConnectionsActive.Dec()
+	s.metrics.CloseCode(code)
+	wc.log.Info("connection closed", "code", code, "duration", time.Since(wc.opened).Round(time.Millisecond))
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain")
+	_, _ = w.Write([]byte("ok\n")) // a failed write means the client left
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain")
+	if s.engine.Draining() {
+		http.Error(w, "draining", http.StatusServiceUnavailable)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		http.Error(w, "store unreachable", http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = w.Write([]byte("ready\n")) // a failed write means the client left
+}
+
+// gwsLogger routes gws's own log lines to slog.
+type gwsLogger struct{ log *slog.Logger }
+
+// Error implements gws.Logger.
+func (l gwsLogger) Error(v ...any) { l.log.Error("gws", "msg", fmt.Sprint(v...)) }

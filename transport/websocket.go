@@ -1,0 +1,212 @@
+package transport
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/lxzan/gws"
+
+	"github.com/troupe-chat/troupe/actors"
+	"github.com/troupe-chat/troupe/transport/wire"
+)
+
+// sessionKey is the gws session storage key of a connection's state.
+const sessionKey = "troupe"
+
+// wsConn is what the gws event handler keeps per connection.
+type wsConn struct {
+	sock   *socket
+	handle *actors.ConnHandle
+	opened time.Time
+	log    *slog.Logger
+}
+
+// wsHandler adapts gws events to the connection actor: the read goroutine
+// decodes and validates each frame once, then posts the typed command.
+type wsHandler struct {
+	srv *Server
+}
+
+var _ gws.Event = (*wsHandler)(nil)
+
+func connOf(c *gws.Conn) *wsConn {
+	v, ok := c.Session().Load(sessionKey)
+	if !ok {
+		return nil
+	}
+	return v.(*wsConn)
+}
+
+// OnOpen implements gws.Event.
+func (h *wsHandler) OnOpen(*gws.Conn) {}
+
+// OnClose implements gws.Event.
+func (h *wsHandler) OnClose(c *gws.Conn, err error) {
+	wc := connOf(c)
+	if wc == nil {
+		return
+	}
+	code := wc.sock.sentCode()
+	if code == 0 {
+		var ce *gws.CloseError
+		switch {
+		case errors.As(err, &ce):
+			code = int(ce.Code)
+		default:
+			code = actors.CloseAbnormal
+		}
+	}
+	wc.handle.Closed(code)
+	h.srv.connClosed(wc, code)
+}
+
+// OnPing implements gws.Event.
+func (h *wsHandler) OnPing(c *gws.Conn, payload []byte) {
+	if wc := connOf(c); wc != nil {
+		h.srv.alive(c, wc)
+	}
+	_ = c.WritePong(payload) // a failed write ends the read loop by itself
+}
+
+// OnPong implements gws.Event.
+func (h *wsHandler) OnPong(c *gws.Conn, _ []byte) {
+	if wc := connOf(c); wc != nil {
+		h.srv.alive(c, wc)
+	}
+}
+
+// OnMessage implements gws.Event.
+func (h *wsHandler) OnMessage(c *gws.Conn, msg *gws.Message) {
+	defer msg.Close()
+	wc := connOf(c)
+	if wc == nil || wc.sock.isClosing() {
+		return
+	}
+	h.srv.alive(c, wc)
+	var cmd any
+	if msg.Opcode != gws.OpcodeText {
+		h.srv.metrics.FramesIn.WithLabelValues("binary").Inc()
+		cmd = actors.Rejected{Code: actors.CodeBadFrame, Message: "binary frames are not supported; send JSON in text frames"}
+	} else {
+		cmd = wire.Decode(msg.Bytes(), h.srv.limits)
+		h.srv.metrics.FramesIn.WithLabelValues(commandType(cmd)).Inc()
+	}
+	wc.handle.Post(cmd)
+}
+
+// upgrade authenticates an upgrade request, then hands the socket to gws and
+// the engine.
+func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) {
+	if s.engine.Draining() {
+		s.metrics.UpgradesRejected.WithLabelValues("draining").Inc()
+		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	var claims *actors.Claims
+	if tok := r.URL.Query().Get("token"); tok != "" {
+		if s.verifier == nil {
+			s.metrics.UpgradesRejected.WithLabelValues("unauthorized").Inc()
+			http.Error(w, "this server accepts no tokens", http.StatusUnauthorized)
+			return
+		}
+		cl, err := s.verifier.Verify(tok)
+		if err != nil {
+			s.metrics.UpgradesRejected.WithLabelValues("unauthorized").Inc()
+			http.Error(w, "invalid token", http.StatusUnauthorized)
+			return
+		}
+		claims = &cl
+	}
+	up := s.plainUpgrader
+	if offersSubprotocol(r, wire.Subprotocol) {
+		up = s.troupeUpgrader
+	}
+	c, err := up.Upgrade(w, r)
+	if err != nil {
+		s.metrics.UpgradesRejected.WithLabelValues("handshake").Inc()
+		s.log.Debug("upgrade failed", "err", err)
+		return
+	}
+	ip := remoteIP(r)
+	sock := &socket{
+		conn: c, limit: s.cfg.OutboxSize, writeTimeout: s.cfg.WriteTimeout,
+		closeLinger: s.cfg.CloseLinger, metrics: s.metrics, writers: &s.writers,
+	}
+	sock.touch()
+	handle, err := s.engine.Connect(sock, actors.ConnInfo{RemoteIP: ip, QueryClaims: claims, Opened: time.Now()})
+	if err != nil {
+		_ = c.WriteClose(actors.CloseGoingAway, []byte("server shutting down")) // the socket is dropped either way
+		return
+	}
+	wc := &wsConn{sock: sock, handle: handle, opened: time.Now(), log: s.log.With("ip", ip)}
+	c.Session().Store(sessionKey, wc)
+	s.connOpened(wc)
+	_ = c.SetReadDeadline(time.Now().Add(s.cfg.HelloTimeout + s.cfg.HeartbeatInterval))
+	s.readers.Add(1)
+	go func() {
+		defer s.readers.Done()
+		c.ReadLoop()
+	}()
+}
+
+// alive records inbound activity and pushes the read deadline (the safety net
+// for dead TCP peers) forward.
+func (s *Server) alive(c *gws.Conn, wc *wsConn) {
+	wc.sock.touch()
+	if !wc.sock.isClosing() {
+		_ = c.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout + s.cfg.HeartbeatInterval)) // fails only on a closed socket
+	}
+}
+
+func offersSubprotocol(r *http.Request, want string) bool {
+	for _, h := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for _, p := range strings.Split(h, ",") {
+			if strings.TrimSpace(p) == want {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// commandType names a decoded frame for the frames-in metric (a bounded set).
+func commandType(cmd any) string {
+	switch cmd.(type) {
+	case actors.Hello:
+		return "hello"
+	case actors.Refresh:
+		return "refresh"
+	case actors.Join:
+		return "join"
+	case actors.Leave:
+		return "leave"
+	case actors.Send:
+		return "send"
+	case actors.Typing:
+		return "typing"
+	case actors.PresenceQuery:
+		return "presence"
+	case actors.HistoryQuery:
+		return "history"
+	case actors.RoomsQuery:
+		return "rooms"
+	case actors.Direct:
+		return "direct"
+	case actors.Ping:
+		return "ping"
+	default:
+		return "rejected"
+	}
+}
