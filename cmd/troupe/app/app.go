@@ -1,0 +1,143 @@
+// Package app wires troupe's parts into a running server: config → logger,
+// store, metrics, engine, transport. It is the only place that knows them all.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+
+	"github.com/troupe-chat/troupe/actors"
+	"github.com/troupe-chat/troupe/configs"
+	"github.com/troupe-chat/troupe/metrics"
+	"github.com/troupe-chat/troupe/metrics/registry"
+	"github.com/troupe-chat/troupe/persistence"
+	"github.com/troupe-chat/troupe/persistence/stores"
+	"github.com/troupe-chat/troupe/transport"
+	"github.com/troupe-chat/troupe/transport/auth"
+	"github.com/troupe-chat/troupe/transport/wire"
+)
+
+// App is one running troupe server.
+type App struct {
+	Addr   net.Addr // the bound address
+	server *transport.Server
+	store  persistence.Store
+	log    *slog.Logger
+	served chan error
+}
+
+// NewLogger builds the server's logger from the config.
+func NewLogger(cfg configs.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(strings.ToUpper(cfg.LogLevel))); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// Start opens the store, starts the engine and begins serving on cfg.Addr.
+func Start(ctx context.Context, cfg configs.Config, log *slog.Logger) (*App, error) {
+	store, err := stores.Open(ctx, cfg.Store)
+	if err != nil {
+		return nil, fmt.Errorf("app: open store: %w", err)
+	}
+	a, err := start(cfg, log, store)
+	if err != nil {
+		return nil, errors.Join(err, store.Close())
+	}
+	return a, nil
+}
+
+func start(cfg configs.Config, log *slog.Logger, store persistence.Store) (*App, error) {
+	reg := registry.New()
+	m := metrics.New(reg)
+	var verifier actors.TokenVerifier
+	if cfg.JWTSecret != "" {
+		v, err := auth.New(auth.Options{HMACSecret: []byte(cfg.JWTSecret), Leeway: cfg.TokenLeeway})
+		if err != nil {
+			return nil, fmt.Errorf("app: token verifier: %w", err)
+		}
+		verifier = v
+	}
+	ecfg := actors.DefaultConfig()
+	ecfg.Anonymous = cfg.Anonymous
+	ecfg.HeartbeatInterval = cfg.HeartbeatInterval
+	ecfg.IdleTimeout = cfg.IdleTimeout
+	ecfg.SessionGrace = cfg.SessionGrace
+	ecfg.TokenLeeway = cfg.TokenLeeway
+	ecfg.HelloTimeout = cfg.HelloTimeout
+	ecfg.RateLimit = cfg.RateLimit
+	ecfg.RateBurst = cfg.RateBurst
+	ecfg.MaxFrameBytes = cfg.MaxFrameBytes
+	ecfg.MaxRoomsPerConn = cfg.MaxRoomsPerConn
+	ecfg.MaxMembers = cfg.MaxMembers
+	ecfg.HistoryDefault = cfg.HistoryDefault
+	ecfg.HistoryMax = cfg.HistoryMax
+	ecfg.RecoveryLimit = cfg.RecoveryLimit
+	ecfg.DedupWindow = cfg.DedupWindow
+	ecfg.HeartbeatShards = cfg.HeartbeatShardCount()
+	ecfg.RoomRestarts = cfg.RoomRestarts
+	ecfg.RoomRestartWindow = cfg.RoomRestartWindow
+	ecfg.RoomsRequireCreate = cfg.RoomsRequireCreate
+	engine, err := actors.New(ecfg, actors.Deps{
+		Store: store, Encoder: wire.Encoder{}, Verifier: verifier, Metrics: m, Logger: log.With("component", "engine"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("app: engine: %w", err)
+	}
+	srv, err := transport.New(transport.Config{
+		Addr:              cfg.Addr,
+		MaxFrameBytes:     cfg.MaxFrameBytes,
+		MaxTextBytes:      cfg.MaxTextBytes,
+		HistoryMax:        cfg.HistoryMax,
+		OutboxSize:        cfg.OutboxSize,
+		WriteTimeout:      cfg.WriteTimeout,
+		HelloTimeout:      cfg.HelloTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		HeartbeatInterval: cfg.HeartbeatInterval,
+	}, transport.Deps{Engine: engine, Store: store, Verifier: verifier, Metrics: m, Gatherer: reg, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("app: transport: %w", err)
+	}
+	addr, err := srv.Listen()
+	if err != nil {
+		return nil, err
+	}
+	a := &App{Addr: addr, server: srv, store: store, log: log, served: make(chan error, 1)}
+	go func() { a.served <- srv.Serve() }()
+	log.Info("troupe serving", "addr", addr.String(), "store", redactStore(cfg.Store))
+	return a, nil
+}
+
+// Served reports the end of serving (an error only if serving failed).
+func (a *App) Served() <-chan error { return a.served }
+
+// Shutdown drains the server (connections closed with 1001, rooms flushed to
+// the store) and closes the store.
+func (a *App) Shutdown(ctx context.Context) error {
+	err := a.server.Shutdown(ctx)
+	if cerr := a.store.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("app: close store: %w", cerr))
+	}
+	a.log.Info("troupe stopped")
+	return err
+}
+
+// redactStore hides credentials in a store URL for logs.
+func redactStore(u string) string {
+	if i := strings.Index(u, "@"); i >= 0 {
+		if j := strings.Index(u, "://"); j >= 0 && j < i {
+			return u[:j+3] + "…" + u[i:]
+		}
+	}
+	return u
+}

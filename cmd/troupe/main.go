@@ -1,0 +1,95 @@
+// Command troupe is the troupe realtime server.
+//
+//	troupe [serve] [flags]      run the server (the default)
+//	troupe check-config [flags] validate the configuration and exit
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/troupe-chat/troupe/cmd/troupe/app"
+	"github.com/troupe-chat/troupe/configs"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(args, stderr)
+	case "check-config":
+		cfg, err := configs.Load(args, os.Getenv)
+		if err != nil {
+			return configError(err, stderr)
+		}
+		fmt.Fprintf(stdout, "config ok (addr %s, store %s)\n", cfg.Addr, cfg.Store)
+		return 0
+	case "help", "-h", "--help":
+		usage(stdout)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "troupe: unknown command %q\n", cmd)
+		usage(stderr)
+		return 2
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: troupe [serve|check-config] [flags]")
+	fs := configs.NewFlagSet("troupe")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
+
+func configError(err error, stderr io.Writer) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	fmt.Fprintf(stderr, "troupe: invalid configuration:\n%v\n", err)
+	return 2
+}
+
+func serve(args []string, stderr io.Writer) int {
+	cfg, err := configs.Load(args, os.Getenv)
+	if err != nil {
+		return configError(err, stderr)
+	}
+	log := app.NewLogger(cfg, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	a, err := app.Start(ctx, cfg, log)
+	if err != nil {
+		log.Error("troupe failed to start", "err", err)
+		return 1
+	}
+	code := 0
+	select {
+	case <-ctx.Done():
+		log.Info("signal received; draining", "timeout", cfg.ShutdownTimeout)
+	case err := <-a.Served():
+		if err != nil {
+			log.Error("serving failed", "err", err)
+			code = 1
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := a.Shutdown(sctx); err != nil {
+		log.Error("shutdown incomplete", "err", err)
+		code = 1
+	}
+	return code
+}
