@@ -69,9 +69,10 @@ type PresenceQuery struct {
 type HistoryQuery struct {
 	ID     int64
 	Room   string
-	Before uint64 // 0: absent
-	After  uint64 // 0: absent
-	Limit  int    // 0: absent (server default)
+	Before  uint64 // 0: absent
+	After   uint64 // meaningful when Forward
+	Forward bool   // after was given (after 0 pages forward from the start)
+	Limit   int    // 0: absent (server default)
 }
 
 // RoomsQuery asks for the list of public rooms.

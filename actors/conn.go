@@ -163,7 +163,7 @@ func (c *connActor) frame(ctx actor.Context, m any) {
 		}
 	case HistoryQuery:
 		if pid := c.memberOf(m.ID, m.Room, "reading its history"); pid != nil {
-			ctx.Send(pid, &historyOf{Conn: c.self, Peer: c.peer, ID: m.ID, Before: m.Before, After: m.After, Limit: m.Limit})
+			ctx.Send(pid, &historyOf{Conn: c.self, Peer: c.peer, ID: m.ID, Before: m.Before, After: m.After, Forward: m.Forward, Limit: m.Limit})
 		}
 	case RoomsQuery:
 		c.listRooms(m)

@@ -76,9 +76,10 @@ type historyOf struct {
 	Conn   *actor.PID
 	Peer   Outbox
 	ID     int64
-	Before uint64
-	After  uint64
-	Limit  int
+	Before  uint64
+	After   uint64
+	Forward bool
+	Limit   int
 }
 
 // roomJoined tells a connection that its join succeeded (the room already wrote

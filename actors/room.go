@@ -757,23 +757,32 @@ func (r *roomActor) history(m *historyOf) {
 	if limit <= 0 {
 		limit = r.env.cfg.HistoryDefault
 	}
-	if res, ok := r.historyFromRing(m.Before, m.After, limit); ok {
+	if res, ok := r.historyFromRing(m.Before, m.After, m.Forward, limit); ok {
 		r.env.sendTo(m.Peer, HistoryReply{ID: m.ID, Room: r.shell.name, Msgs: res.Messages, More: res.More})
 		return
 	}
 	gen, name, store, cfg := r.gen, r.shell.name, r.env.store, r.env.cfg
 	root, self := r.env.root, r.self
 	q := persistence.ReadQuery{Before: m.Before, After: m.After, Limit: limit}
+	committed := r.committed
+	if m.Forward && m.After == 0 {
+		// The store reads forwards only after an offset above 0: the first page
+		// is the newest limit messages below limit+1.
+		q = persistence.ReadQuery{Before: uint64(limit) + 1, Limit: limit}
+	}
 	r.shell.lane.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), cfg.StoreTimeout)
 		defer cancel()
 		res, err := store.Read(ctx, name, q)
+		if m.Forward && m.After == 0 && err == nil {
+			res.More = len(res.Messages) > 0 && res.Messages[len(res.Messages)-1].Offset < committed
+		}
 		root.Send(self, &historyRead{gen: gen, q: m, res: res, err: err})
 	})
 }
 
 // historyFromRing answers a history page from memory when the ring covers it.
-func (r *roomActor) historyFromRing(before, after uint64, limit int) (persistence.ReadResult, bool) {
+func (r *roomActor) historyFromRing(before, after uint64, forward bool, limit int) (persistence.ReadResult, bool) {
 	var lo uint64 = 1
 	if len(r.ring) > 0 {
 		lo = r.ring[0].Offset
@@ -784,7 +793,7 @@ func (r *roomActor) historyFromRing(before, after uint64, limit int) (persistenc
 		lo++ // offsets below the ring's first are not known to exist or not
 	}
 	switch {
-	case after > 0:
+	case forward:
 		if after >= r.committed {
 			return persistence.ReadResult{Messages: []persistence.Message{}}, true
 		}

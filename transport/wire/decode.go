@@ -552,7 +552,7 @@ func (d *decoder) history() any {
 	h := actors.HistoryQuery{ID: d.id}
 	h.Room = d.room()
 	h.Before, _ = d.uint(d.b, d.f[fBefore], "before")
-	h.After, _ = d.uint(d.b, d.f[fAfter], "after")
+	h.After, h.Forward = d.uint(d.b, d.f[fAfter], "after")
 	if d.present(fBefore) && d.present(fAfter) {
 		d.violate("history takes before or after, not both")
 	}

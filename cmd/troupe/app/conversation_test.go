@@ -3,6 +3,7 @@ package app_test
 import (
 	"bufio"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -36,6 +37,9 @@ import (
 //	expect-close CLIENT CODE     the server closes the connection with CODE
 //	quiet CLIENT                 nothing is pending: a ping's pong is the next frame
 //	drop CLIENT                  cut the TCP connection without a close frame
+//	mute CLIENT                  stop answering the server's pings
+//	sendbig CLIENT BYTES         send a text frame of BYTES bytes
+//	sendhex CLIENT HEX           send the bytes HEX in a text frame (invalid UTF-8)
 //
 // Matching: objects match when every key of the pattern matches (the frame
 // may hold more keys); arrays match element by element and must have the same
@@ -212,6 +216,24 @@ func (c *conversation) step(line string) {
 		}
 	case "drop":
 		c.client(rest).conn.NetConn().Close()
+	case "mute":
+		c.client(rest).muted.Store(true)
+	case "sendbig":
+		name, size, _ := strings.Cut(rest, " ")
+		n, _ := strconv.Atoi(size)
+		big := `{"type":"send","id":1,"room":"r","text":"` + strings.Repeat("x", max(n-42, 0)) + `"}`
+		if err := c.client(name).conn.WriteMessage(1, []byte(big)); err != nil {
+			c.fatalf("send big: %v", err)
+		}
+	case "sendhex":
+		name, hx, _ := strings.Cut(rest, " ")
+		b, err := hex.DecodeString(hx)
+		if err != nil {
+			c.fatalf("hex: %v", err)
+		}
+		if err := c.client(name).conn.WriteMessage(1, b); err != nil {
+			c.fatalf("send hex: %v", err)
+		}
 	default:
 		c.fatalf("unknown verb %q", verb)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,6 +24,7 @@ type rawClient struct {
 	frames chan map[string]any
 	raw    chan []byte
 	closed chan struct{}
+	muted  atomic.Bool // when set, pings are not answered (a half-dead client)
 
 	mu        sync.Mutex
 	closeCode int // guarded by mu: the code of the server's close frame, 1006 if none
@@ -41,7 +43,7 @@ func dial(t testing.TB, addr, query, subprotocol string) (*rawClient, error) {
 	if query != "" {
 		url += "?" + query
 	}
-	conn, resp, err := gws.NewClient(c, &gws.ClientOption{Addr: url, RequestHeader: hdr, ReadMaxPayloadSize: 16 << 20, CheckUtf8Enabled: true})
+	conn, resp, err := gws.NewClient(c, &gws.ClientOption{Addr: url, RequestHeader: hdr, ReadMaxPayloadSize: 16 << 20})
 	if err != nil {
 		if resp != nil {
 			return nil, fmt.Errorf("dial: HTTP %d: %w", resp.StatusCode, err)
@@ -80,7 +82,11 @@ func (c *rawClient) OnClose(_ *gws.Conn, err error) {
 }
 
 // OnPing implements gws.Event.
-func (c *rawClient) OnPing(conn *gws.Conn, p []byte) { _ = conn.WritePong(p) }
+func (c *rawClient) OnPing(conn *gws.Conn, p []byte) {
+	if !c.muted.Load() {
+		_ = conn.WritePong(p)
+	}
+}
 
 // OnPong implements gws.Event.
 func (c *rawClient) OnPong(*gws.Conn, []byte) {}
