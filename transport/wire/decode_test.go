@@ -133,7 +133,8 @@ func TestDecode(t *testing.T) {
 		// history
 		{"history before", `{"type":"history","id":6,"room":"general","before":58,"limit":50}`,
 			actors.HistoryQuery{ID: 6, Room: "general", Before: 58, Limit: 50}},
-		{"history after", `{"type":"history","id":6,"room":"r","after":3}`, actors.HistoryQuery{ID: 6, Room: "r", After: 3}},
+		{"history after", `{"type":"history","id":6,"room":"r","after":3}`, actors.HistoryQuery{ID: 6, Room: "r", After: 3, Forward: true}},
+		{"history after 0", `{"type":"history","id":6,"room":"r","after":0}`, actors.HistoryQuery{ID: 6, Room: "r", After: 0, Forward: true}},
 		{"history latest", `{"type":"history","room":"r"}`, actors.HistoryQuery{Room: "r"}},
 		{"history limit max", `{"type":"history","room":"r","limit":200}`, actors.HistoryQuery{Room: "r", Limit: 200}},
 		{"history limit 1", `{"type":"history","room":"r","limit":1}`, actors.HistoryQuery{Room: "r", Limit: 1}},
@@ -143,7 +144,7 @@ func TestDecode(t *testing.T) {
 		{"history limit huge", `{"type":"history","id":6,"room":"r","limit":1e400}`, rej(actors.CodeBadFrame, 6)},
 		{"history limit string", `{"type":"history","id":6,"room":"r","limit":"5"}`, rej(actors.CodeBadFrame, 6)},
 		{"history before and after", `{"type":"history","id":6,"room":"r","before":5,"after":1}`, rej(actors.CodeInvalid, 6)},
-		{"history before null and after", `{"type":"history","room":"r","before":null,"after":1}`, actors.HistoryQuery{Room: "r", After: 1}},
+		{"history before null and after", `{"type":"history","room":"r","before":null,"after":1}`, actors.HistoryQuery{Room: "r", After: 1, Forward: true}},
 		{"history before negative", `{"type":"history","id":6,"room":"r","before":-1}`, rej(actors.CodeInvalid, 6)},
 		{"history after float", `{"type":"history","id":6,"room":"r","after":2.5}`, rej(actors.CodeBadFrame, 6)},
 		{"history before bool", `{"type":"history","id":6,"room":"r","before":true}`, rej(actors.CodeBadFrame, 6)},
