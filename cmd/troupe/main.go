@@ -2,6 +2,7 @@
 //
 //	troupe [serve] [flags]      run the server (the default)
 //	troupe check-config [flags] validate the configuration and exit
+//	troupe bench SCENARIO ...   load a running server (idle, fanout, storm)
 package main
 
 import (
@@ -15,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/troupe-chat/troupe/cmd/troupe/app"
+	"github.com/troupe-chat/troupe/cmd/troupe/bench"
 	"github.com/troupe-chat/troupe/configs"
 )
 
@@ -30,6 +32,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch cmd {
 	case "serve":
 		return serve(args, stderr)
+	case "bench":
+		return bench.Run(args, stdout, stderr)
 	case "check-config":
 		cfg, err := configs.Load(args, os.Getenv)
 		if err != nil {
@@ -48,7 +52,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: troupe [serve|check-config] [flags]")
+	fmt.Fprintln(w, "usage: troupe [serve|check-config] [flags]\n       troupe bench idle|fanout|storm --url http://HOST:PORT [flags]")
 	fs := configs.NewFlagSet("troupe")
 	fs.SetOutput(w)
 	fs.PrintDefaults()

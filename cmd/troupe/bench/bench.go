@@ -1,0 +1,145 @@
+// Package bench is `troupe bench`: load scenarios against a running server on
+// loopback, reporting throughput, latency and the server's own CPU and memory
+// (read from its /metrics).
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Options are the flags of `troupe bench`.
+type Options struct {
+	URL        string
+	Conns      int
+	Rooms      int
+	Members    int
+	Publishers int
+	Rate       float64 // messages/s over all publishers; 0: as fast as acks allow
+	Window     int     // unacked sends per publisher when Rate is 0
+	Size       int
+	Duration   time.Duration
+	Src        []net.IP
+	JSON       bool
+	AllowAny   bool // allow non-loopback targets
+}
+
+// Run parses args (scenario first) and runs the scenario; it returns the exit status.
+func Run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprintln(stderr, "usage: troupe bench idle|fanout|storm --url http://HOST:PORT [flags]")
+		return 2
+	}
+	scenario := args[0]
+	fs := flag.NewFlagSet("bench "+scenario, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o Options
+	var src string
+	fs.StringVar(&o.URL, "url", "http://127.0.0.1:8080", "server base URL")
+	fs.IntVar(&o.Conns, "conns", 1000, "connections (idle, storm)")
+	fs.IntVar(&o.Rooms, "rooms", 1, "rooms")
+	fs.IntVar(&o.Members, "members", 100, "members per room (fanout)")
+	fs.IntVar(&o.Publishers, "publishers", 1, "publishing members (fanout)")
+	fs.Float64Var(&o.Rate, "rate", 0, "messages/s over all publishers (0: as fast as acks come back)")
+	fs.IntVar(&o.Window, "window", 64, "unacked sends per publisher when --rate is 0")
+	fs.IntVar(&o.Size, "size", 100, "message text bytes")
+	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "how long to publish (fanout) or hold (idle)")
+	fs.StringVar(&src, "src", "", "source addresses, e.g. 127.0.0.2-127.0.0.11")
+	fs.BoolVar(&o.JSON, "json", false, "print the result as JSON")
+	fs.BoolVar(&o.AllowAny, "allow-non-loopback", false, "allow a target outside 127.0.0.0/8")
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	var err error
+	if o.Src, err = parseSrc(src); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	if err := checkTarget(o.URL, o.AllowAny); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), o.Duration+2*time.Minute)
+	defer cancel()
+	var res any
+	switch scenario {
+	case "idle":
+		res, err = runIdle(ctx, o, stderr, true)
+	case "storm":
+		res, err = runIdle(ctx, o, stderr, false)
+	case "fanout":
+		res, err = runFanout(ctx, o, stderr)
+	default:
+		fmt.Fprintf(stderr, "bench: unknown scenario %q\n", scenario)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 1
+	}
+	if o.JSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			return 1
+		}
+		return 0
+	}
+	fmt.Fprint(stdout, res)
+	return 0
+}
+
+// checkTarget refuses targets outside loopback unless allowed.
+func checkTarget(raw string, allowAny bool) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("bench: --url: %w", err)
+	}
+	host := u.Hostname()
+	if allowAny || host == "localhost" {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		return errors.New("bench: the target must be on loopback (127.0.0.0/8); pass --allow-non-loopback to override")
+	}
+	return nil
+}
+
+// parseSrc parses "127.0.0.2-127.0.0.11" or a comma list.
+func parseSrc(s string) ([]net.IP, error) {
+	if s == "" {
+		return nil, nil
+	}
+	if a, b, ok := strings.Cut(s, "-"); ok {
+		lo, hi := net.ParseIP(a).To4(), net.ParseIP(b).To4()
+		if lo == nil || hi == nil || lo[0] != hi[0] || lo[1] != hi[1] || lo[2] != hi[2] || lo[3] > hi[3] {
+			return nil, fmt.Errorf("bench: --src %q: want A.B.C.X-A.B.C.Y", s)
+		}
+		var out []net.IP
+		for i := int(lo[3]); i <= int(hi[3]); i++ {
+			out = append(out, net.IPv4(lo[0], lo[1], lo[2], byte(i)))
+		}
+		return out, nil
+	}
+	var out []net.IP
+	for _, p := range strings.Split(s, ",") {
+		ip := net.ParseIP(strings.TrimSpace(p))
+		if ip == nil {
+			return nil, fmt.Errorf("bench: --src: bad address %q", p)
+		}
+		out = append(out, ip)
+	}
+	return out, nil
+}
+
+func mib(b float64) string { return strconv.FormatFloat(b/(1<<20), 'f', 1, 64) + " MiB" }
