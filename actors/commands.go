@@ -67,8 +67,8 @@ type PresenceQuery struct {
 
 // HistoryQuery asks for a page of a room's stream.
 type HistoryQuery struct {
-	ID     int64
-	Room   string
+	ID      int64
+	Room    string
 	Before  uint64 // 0: absent
 	After   uint64 // meaningful when Forward
 	Forward bool   // after was given (after 0 pages forward from the start)

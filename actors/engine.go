@@ -205,6 +205,9 @@ func (e *Engine) Connect(peer Peer, info ConnInfo) (*ConnHandle, error) {
 	e.env.root.Send(shard, &spawnConn{Peer: peer, Info: info, Reply: reply})
 	select {
 	case pid := <-reply:
+		if pid == nil {
+			return nil, ErrDraining
+		}
 		return &ConnHandle{pid: pid, root: e.env.root}, nil
 	case <-time.After(5 * time.Second):
 		return nil, errors.New("actors: heartbeat shard did not answer")

@@ -18,6 +18,7 @@ type heartbeatShard struct {
 	ticker   *time.Ticker
 	stop     chan struct{}
 	done     chan struct{}
+	closed   bool // closeAll ran: no new connections
 }
 
 type shardChild struct {
@@ -47,6 +48,10 @@ func (h *heartbeatShard) Receive(ctx actor.Context) {
 	case *actor.Stopping:
 		h.stopTicker()
 	case *spawnConn:
+		if h.closed {
+			m.Reply <- nil
+			return
+		}
 		pid := ctx.SpawnPrefix(newConnProps(h.env, m.Peer, m.Info), "conn/")
 		h.children[pid.Id] = &shardChild{peer: m.Peer}
 		m.Reply <- pid
@@ -59,6 +64,7 @@ func (h *heartbeatShard) Receive(ctx actor.Context) {
 	case *heartbeatTick:
 		h.tick()
 	case *closeAll:
+		h.closed = true
 		for _, c := range h.children {
 			c.peer.Close(m.Code, m.Reason)
 		}

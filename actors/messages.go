@@ -73,9 +73,9 @@ type presenceOf struct {
 
 // historyOf asks a room for a page of its stream.
 type historyOf struct {
-	Conn   *actor.PID
-	Peer   Outbox
-	ID     int64
+	Conn    *actor.PID
+	Peer    Outbox
+	ID      int64
 	Before  uint64
 	After   uint64
 	Forward bool

@@ -63,9 +63,10 @@ type Server struct {
 	readers sync.WaitGroup // read loops of upgraded connections
 	writers sync.WaitGroup // outbox writer goroutines
 
-	mu    sync.Mutex
-	conns map[*wsConn]struct{} // guarded by mu
-	ln    net.Listener         // guarded by mu
+	mu       sync.Mutex
+	conns    map[*wsConn]struct{} // guarded by mu
+	ln       net.Listener         // guarded by mu
+	draining bool                 // guarded by mu: Shutdown began; upgrades are refused
 }
 
 // New validates the configuration and builds the server; it starts nothing.
@@ -153,13 +154,19 @@ func (s *Server) Serve() error {
 // Shutdown stops accepting, lets the engine close every connection (1001) and
 // store what rooms hold, then waits for the sockets to finish. net/http does
 // not wait for hijacked WebSockets, so the server waits for them itself.
+//
+// Order: refuse upgrades and answer /readyz with 503 at once, drain the
+// engine while plain HTTP still answers, then stop the HTTP server.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.draining = true
+	s.mu.Unlock()
 	var errs []error
-	if err := s.http.Shutdown(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("transport: http shutdown: %w", err))
-	}
 	if err := s.engine.Shutdown(ctx); err != nil {
 		errs = append(errs, err)
+	}
+	if err := s.http.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("transport: http shutdown: %w", err))
 	}
 	done := make(chan struct{})
 	go func() {
@@ -206,7 +213,10 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain")
-	if s.engine.Draining() {
+	s.mu.Lock()
+	draining := s.draining
+	s.mu.Unlock()
+	if draining {
 		http.Error(w, "draining", http.StatusServiceUnavailable)
 		return
 	}

@@ -101,11 +101,30 @@ func (h *wsHandler) OnMessage(c *gws.Conn, msg *gws.Message) {
 // upgrade authenticates an upgrade request, then hands the socket to gws and
 // the engine.
 func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) {
-	if s.engine.Draining() {
+	if !headerHas(r, "Upgrade", "websocket") || !headerHas(r, "Connection", "upgrade") || r.Header.Get("Sec-WebSocket-Key") == "" {
+		// Refused before hijacking, so net/http writes a proper response.
+		s.metrics.UpgradesRejected.WithLabelValues("handshake").Inc()
+		w.Header().Set("Upgrade", "websocket")
+		http.Error(w, "a WebSocket upgrade is required", http.StatusUpgradeRequired)
+		return
+	}
+	// Registering the read loop before hijacking, under mu, lets Shutdown wait
+	// for every connection it did not refuse.
+	s.mu.Lock()
+	if s.draining {
+		s.mu.Unlock()
 		s.metrics.UpgradesRejected.WithLabelValues("draining").Inc()
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
 		return
 	}
+	s.readers.Add(1)
+	s.mu.Unlock()
+	started := false
+	defer func() {
+		if !started {
+			s.readers.Done()
+		}
+	}()
 	var claims *actors.Claims
 	if tok := r.URL.Query().Get("token"); tok != "" {
 		if s.verifier == nil {
@@ -124,6 +143,8 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) {
 	up := s.plainUpgrader
 	if offersSubprotocol(r, wire.Subprotocol) {
 		up = s.troupeUpgrader
+		// gws reads only the first header line; RFC 6455 §11.3.4 allows several.
+		r.Header.Set("Sec-WebSocket-Protocol", strings.Join(r.Header.Values("Sec-WebSocket-Protocol"), ","))
 	}
 	c, err := up.Upgrade(w, r)
 	if err != nil {
@@ -146,7 +167,7 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) {
 	c.Session().Store(sessionKey, wc)
 	s.connOpened(wc)
 	_ = c.SetReadDeadline(time.Now().Add(s.cfg.HelloTimeout + s.cfg.HeartbeatInterval))
-	s.readers.Add(1)
+	started = true
 	go func() {
 		defer s.readers.Done()
 		c.ReadLoop()
@@ -166,6 +187,18 @@ func offersSubprotocol(r *http.Request, want string) bool {
 	for _, h := range r.Header.Values("Sec-WebSocket-Protocol") {
 		for _, p := range strings.Split(h, ",") {
 			if strings.TrimSpace(p) == want {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// headerHas reports whether a comma-separated header holds token (case-insensitive).
+func headerHas(r *http.Request, name, token string) bool {
+	for _, h := range r.Header.Values(name) {
+		for _, p := range strings.Split(h, ",") {
+			if strings.EqualFold(strings.TrimSpace(p), token) {
 				return true
 			}
 		}

@@ -26,18 +26,22 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	cmd := "serve"
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+		usage(stdout)
+		return 0
+	}
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
 	case "serve":
-		return serve(args, stderr)
+		return serve(args, stdout, stderr)
 	case "bench":
 		return bench.Run(args, stdout, stderr)
 	case "check-config":
 		cfg, err := configs.Load(args, os.Getenv)
 		if err != nil {
-			return configError(err, stderr)
+			return configError(err, stdout, stderr)
 		}
 		fmt.Fprintf(stdout, "config ok (addr %s, store %s)\n", cfg.Addr, cfg.Store)
 		return 0
@@ -58,18 +62,19 @@ func usage(w io.Writer) {
 	fs.PrintDefaults()
 }
 
-func configError(err error, stderr io.Writer) int {
+func configError(err error, stdout, stderr io.Writer) int {
 	if errors.Is(err, flag.ErrHelp) {
+		usage(stdout)
 		return 0
 	}
 	fmt.Fprintf(stderr, "troupe: invalid configuration:\n%v\n", err)
 	return 2
 }
 
-func serve(args []string, stderr io.Writer) int {
+func serve(args []string, stdout, stderr io.Writer) int {
 	cfg, err := configs.Load(args, os.Getenv)
 	if err != nil {
-		return configError(err, stderr)
+		return configError(err, stdout, stderr)
 	}
 	log := app.NewLogger(cfg, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
