@@ -49,6 +49,7 @@ type connActor struct {
 	helloID   int64
 	queued    []any // frames that arrived while the session was opening
 	session   string
+	opening   bool // hello sent to the sessions actor, no answer yet
 	user      UserRef
 	anonymous bool
 	claims    *Claims
@@ -145,10 +146,14 @@ func (c *connActor) frame(ctx actor.Context, m any) {
 	case Rejected:
 		c.fail(m.ID, m.Code, m.Message)
 	case Join:
-		c.join(ctx, m)
+		c.join(m)
 	case Leave:
 		c.leave(ctx, m)
 	case Send:
+		if c.env.quiescing.Load() {
+			c.fail(m.ID, CodeUnavailable, "the server is shutting down; send again after reconnecting")
+			return
+		}
 		if pid := c.memberOf(m.ID, m.Room, "sending to it"); pid != nil {
 			ctx.Send(pid, &publish{Conn: c.self, Peer: c.peer, ReqID: m.ID, From: c.user, Kind: m.Kind,
 				Text: m.Text, Data: m.Data, ReplyTo: m.ReplyTo, CID: m.CID, Received: time.Now().UnixNano()})
@@ -168,7 +173,7 @@ func (c *connActor) frame(ctx actor.Context, m any) {
 	case RoomsQuery:
 		c.listRooms(m)
 	case Direct:
-		c.direct(ctx, m)
+		c.direct(m)
 	case Ping:
 		c.reply(Pong{ID: m.ID, ServerTime: c.env.clock.Now().UnixMilli()})
 	case Refresh:
@@ -278,6 +283,7 @@ func (c *connActor) hello(ctx actor.Context, m Hello) {
 	c.anonymous = claims == nil
 	c.helloID = m.ID
 	c.phase = phaseSession
+	c.opening = true
 	userID := ""
 	if claims != nil {
 		userID = claims.Subject
@@ -312,6 +318,7 @@ func (c *connActor) welcome(ctx actor.Context, m *sessionOpened) {
 		return
 	}
 	c.phase = phaseOpen
+	c.opening = false
 	c.session = m.Session
 	c.user = UserRef{ID: m.UserID, Name: m.Name}
 	c.helloTimer.Stop()
@@ -323,7 +330,7 @@ func (c *connActor) welcome(ctx actor.Context, m *sessionOpened) {
 		FrameBytes: cfg.MaxFrameBytes, RatePerS: cfg.RateLimit, ServerTime: c.env.clock.Now().UnixMilli(),
 	})
 	ctx.Send(ctx.Parent(), &connWelcomed{Conn: c.self})
-	ctx.Send(c.env.registry.User(c.user.ID), &attachConn{Conn: c.self, Peer: c.peer, User: c.user})
+	c.env.registry.sendUser(c.user.ID, &attachConn{Conn: c.self, Peer: c.peer, User: c.user})
 	c.armExpiry()
 	c.log.Debug("session opened", "resumed", m.Resumed)
 	queued := c.queued
@@ -373,20 +380,18 @@ func (c *connActor) refresh(_ actor.Context, m Refresh) {
 
 // ---- rooms ----
 
-func (c *connActor) join(ctx actor.Context, m Join) {
+func (c *connActor) join(m Join) {
 	if _, ok := c.rooms[m.Room]; !ok && len(c.rooms) >= c.env.cfg.MaxRoomsPerConn {
 		c.env.metrics.LimitRejections.WithLabelValues("rooms_per_conn").Inc()
 		c.fail(m.ID, CodeLimitExceeded, "too many rooms on this connection")
 		return
 	}
-	pid := c.env.registry.Room(m.Room)
-	c.rooms[m.Room] = pid
 	var tokenRooms []string
 	if c.claims != nil {
 		tokenRooms = c.claims.Rooms
 	}
-	ctx.Send(pid, &joinRoom{Conn: c.self, Peer: c.peer, User: c.user, ReqID: m.ID, Password: m.Password,
-		Since: m.Since, History: m.History, TokenRooms: tokenRooms})
+	c.rooms[m.Room] = c.env.registry.sendRoom(m.Room, &joinRoom{Conn: c.self, Peer: c.peer, User: c.user,
+		ReqID: m.ID, Password: m.Password, Since: m.Since, History: m.History, TokenRooms: tokenRooms})
 }
 
 func (c *connActor) leave(ctx actor.Context, m Leave) {
@@ -421,14 +426,12 @@ func (c *connActor) listRooms(m RoomsQuery) {
 	c.reply(RoomsReply{ID: m.ID, Rooms: out})
 }
 
-func (c *connActor) direct(ctx actor.Context, m Direct) {
-	pid := c.env.registry.LookupUser(m.To)
-	if pid == nil {
-		c.fail(m.ID, CodeNoSuchUser, "the user has no live connection")
-		return
-	}
+func (c *connActor) direct(m Direct) {
 	ts := c.env.clock.Now().UnixMilli()
-	ctx.Send(pid, &deliverDirect{Frame: DirectPush{From: c.user, Text: m.Text, Data: m.Data, TS: ts}, ReplyTo: c.self, ReqID: m.ID})
+	msg := &deliverDirect{Frame: DirectPush{From: c.user, Text: m.Text, Data: m.Data, TS: ts}, ReplyTo: c.self, ReqID: m.ID}
+	if !c.env.registry.sendLiveUser(m.To, msg) {
+		c.fail(m.ID, CodeNoSuchUser, "the user has no live connection")
+	}
 }
 
 // cleanup tells everyone who knows this connection that it is gone.
@@ -444,11 +447,14 @@ func (c *connActor) cleanup(ctx actor.Context) {
 	for _, pid := range c.rooms {
 		ctx.Send(pid, &connGone{Conn: c.self})
 	}
-	if c.session != "" {
+	switch {
+	case c.session != "":
 		ctx.Send(c.env.sessions, &detachSession{Session: c.session, Conn: c.self})
-		if pid := c.env.registry.LookupUser(c.user.ID); pid != nil {
-			ctx.Send(pid, &detachConn{Conn: c.self})
-		}
+		c.env.registry.sendLiveUser(c.user.ID, &detachConn{Conn: c.self})
+	case c.opening:
+		// The hello reached the sessions actor but its answer will not reach
+		// us: detach whatever session it opened for this connection.
+		ctx.Send(c.env.sessions, &detachSession{Conn: c.self})
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -40,6 +39,8 @@ type Config struct {
 	RoomIdleTimeout    time.Duration // a room without members stops after this
 	StoreTimeout       time.Duration // bound of one store call
 	MaxPendingPerRoom  int           // unstored messages a room holds before answering unavailable
+	DrainBatch         int           // connections each heartbeat shard closes per drain round; 0: all at once
+	DrainInterval      time.Duration // pause between drain rounds
 }
 
 // DefaultConfig returns the protocol's defaults.
@@ -65,6 +66,8 @@ func DefaultConfig() Config {
 		RoomIdleTimeout:   30 * time.Second,
 		StoreTimeout:      10 * time.Second,
 		MaxPendingPerRoom: 10000,
+		DrainBatch:        500,
+		DrainInterval:     100 * time.Millisecond,
 	}
 }
 
@@ -92,6 +95,12 @@ type env struct {
 	sessions     *actor.PID
 	roomStrategy actor.SupervisorStrategy
 	userStrategy actor.SupervisorStrategy
+	// incarnations numbers room actor incarnations engine-wide, so a store
+	// result always finds the incarnation that asked for it.
+	incarnations atomic.Uint64
+	// quiescing is set when shutdown begins: connections stop accepting
+	// sends so rooms can finish what they hold.
+	quiescing atomic.Bool
 }
 
 // sendTo encodes one frame for one connection.
@@ -145,7 +154,7 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 	e.registry = newLocalRegistry(system.Root)
 	e.registry.newShell = newRoomShell
 	e.registry.roomProps = func(shell *roomShell, entry *roomEntry) *actor.Props { return newRoomProps(e, shell, entry) }
-	e.registry.userProps = func(id string) *actor.Props { return newUserProps(e, id) }
+	e.registry.userProps = func(id string, entry *userEntry) *actor.Props { return newUserProps(e, id, entry) }
 	var err error
 	if e.sessions, err = system.Root.SpawnNamed(newSessionsProps(e), "sessions"); err != nil {
 		return nil, fmt.Errorf("actors: spawn sessions: %w", err)
@@ -176,6 +185,9 @@ func (c Config) validate() error {
 	}
 	if c.RoomIdleTimeout <= 0 || c.StoreTimeout <= 0 || c.MaxPendingPerRoom <= 0 {
 		errs = append(errs, errors.New("actors: room idle timeout, store timeout and pending bound must be positive"))
+	}
+	if c.DrainBatch < 0 || (c.DrainBatch > 0 && c.DrainInterval <= 0) {
+		errs = append(errs, errors.New("actors: drain batch must be >= 0, with a positive interval"))
 	}
 	return errors.Join(errs...)
 }
@@ -214,40 +226,37 @@ func (e *Engine) Connect(peer Peer, info ConnInfo) (*ConnHandle, error) {
 	}
 }
 
+// CrashRoom makes the active room's actor panic once, as a recovery drill
+// does; its supervisor restarts it. It reports whether the room was active.
+func (e *Engine) CrashRoom(name string) bool {
+	return e.env.registry.sendActiveRoom(name, &crashRoom{})
+}
+
 // Rooms lists the active rooms.
 func (e *Engine) Rooms() []RoomStats { return e.env.registry.Rooms() }
 
 // Draining reports whether Shutdown has begun.
 func (e *Engine) Draining() bool { return e.draining.Load() }
 
-// Shutdown closes every connection with 1001, waits until every room has
-// stored (and acked) what it holds, then stops the actor system. It is
-// idempotent.
+// Shutdown drains the engine within ctx: connections stop accepting sends
+// (answered unavailable), every room stores and acks what it holds, then the
+// connections close with 1001 in paced batches (DrainBatch per shard every
+// DrainInterval, faster when ctx's deadline nears), the rooms flush what
+// arrived meanwhile, and the actor system stops. It is idempotent.
 func (e *Engine) Shutdown(ctx context.Context) error {
 	if !e.draining.CompareAndSwap(false, true) {
 		return nil
 	}
-	for _, shard := range e.shards {
-		done := make(chan int, 1)
-		e.env.root.Send(shard, &closeAll{Code: CloseGoingAway, Reason: "server shutting down", Done: done})
-		select {
-		case <-done:
-		case <-ctx.Done():
-			return fmt.Errorf("actors: shutdown: close connections: %w", ctx.Err())
-		}
-	}
+	e.env.quiescing.Store(true)
 	var errs []error
-	for _, pid := range e.env.registry.roomPIDs() {
-		done := make(chan struct{})
-		e.env.root.Send(pid, &drainNow{Done: done})
-		select {
-		case <-done:
-		case <-ctx.Done():
-			errs = append(errs, fmt.Errorf("actors: shutdown: drain %s: %w", pid.Id, ctx.Err()))
-		}
-		if len(errs) > 0 {
-			break
-		}
+	if err := e.drainRooms(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := e.closeConns(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := e.drainRooms(ctx); err != nil {
+		errs = append(errs, err)
 	}
 	for _, pid := range e.env.registry.roomPIDs() {
 		_ = e.env.root.PoisonFuture(pid).Wait() // Wait only times out; the room is gone either way
@@ -259,28 +268,96 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// reroute sends room commands that reached a stopped room to its next
-// incarnation, so a command racing a room's idle stop is not lost.
+// drainRooms waits until every room has stored and acked what it holds.
+func (e *Engine) drainRooms(ctx context.Context) error {
+	pids := e.env.registry.roomPIDs()
+	dones := make([]chan struct{}, len(pids))
+	for i, pid := range pids {
+		dones[i] = make(chan struct{})
+		e.env.root.Send(pid, &drainNow{Done: dones[i]})
+	}
+	for i, done := range dones {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return fmt.Errorf("actors: shutdown: drain %s: %w", pids[i].Id, ctx.Err())
+		}
+	}
+	return nil
+}
+
+// closeConns closes every connection with 1001, a batch per shard at a time.
+func (e *Engine) closeConns(ctx context.Context) error {
+	batch, interval := e.env.cfg.DrainBatch, e.env.cfg.DrainInterval
+	for {
+		left := 0
+		for _, shard := range e.shards {
+			done := make(chan int, 1)
+			e.env.root.Send(shard, &closeConns{Code: CloseGoingAway, Reason: "server shutting down", Max: batch, Done: done})
+			select {
+			case n := <-done:
+				left += n
+			case <-ctx.Done():
+				return fmt.Errorf("actors: shutdown: close connections: %w", ctx.Err())
+			}
+		}
+		if left == 0 {
+			return nil
+		}
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < 2*interval {
+			batch = 0 // out of time for pacing: close the rest at once
+			continue
+		}
+		select {
+		case <-time.After(interval):
+		case <-ctx.Done():
+			return fmt.Errorf("actors: shutdown: close connections: %w", ctx.Err())
+		}
+	}
+}
+
+// reroute sends commands that reached a stopped room or user actor to its
+// successor, so a command racing an actor's stop is not lost.
 func (e *Engine) reroute(ev any) {
 	dl, ok := ev.(*actor.DeadLetterEvent)
 	if !ok || dl.PID == nil {
 		return
 	}
-	name, ok := strings.CutPrefix(dl.PID.Id, "room/")
+	kind, name, ok := actorName(dl.PID)
 	if !ok {
 		return
 	}
-	switch m := dl.Message.(type) {
-	case *drainNow:
+	if m, ok := dl.Message.(*drainNow); ok {
 		close(m.Done)
 		return
-	case *joinRoom, *leaveRoom, *publish, *typingIn, *presenceOf, *historyOf:
-	default:
+	}
+	if e.draining.Load() && kind == "room" {
+		e.refuse(dl.Message)
 		return
 	}
-	if e.draining.Load() {
-		return
+	switch kind {
+	case "room":
+		switch dl.Message.(type) {
+		case *joinRoom, *leaveRoom, *connGone, *publish, *typingIn, *presenceOf, *historyOf:
+			e.env.registry.sendRoom(name, dl.Message)
+		}
+	case "user":
+		u := &userActor{env: e.env, id: name}
+		u.forward(dl.Message)
 	}
-	e.env.registry.roomStopped(name, dl.PID)
-	e.env.root.Send(e.env.registry.Room(name), dl.Message)
+}
+
+// refuse answers a room command that arrived after the rooms were drained.
+func (e *Engine) refuse(msg any) {
+	const text = "the server is shutting down"
+	switch m := msg.(type) {
+	case *publish:
+		failPublish(e.env, "", m, CodeUnavailable, text)
+	case *joinRoom:
+		e.env.sendTo(m.Peer, ErrorFrame{ID: m.ReqID, Code: CodeUnavailable, Message: text})
+	case *historyOf:
+		e.env.sendTo(m.Peer, ErrorFrame{ID: m.ID, Code: CodeUnavailable, Message: text})
+	case *presenceOf:
+		e.env.sendTo(m.Peer, ErrorFrame{ID: m.ID, Code: CodeUnavailable, Message: text})
+	}
 }

@@ -18,18 +18,22 @@ type heartbeatShard struct {
 	ticker   *time.Ticker
 	stop     chan struct{}
 	done     chan struct{}
-	closed   bool // closeAll ran: no new connections
+	closed   bool // closeConns ran: no new connections
 }
 
 type shardChild struct {
 	peer     Peer
 	welcomed bool
+	closing  bool // closed by a drain round
 }
 
-// closeAll asks a shard to close every connection it supervises.
-type closeAll struct {
+// closeConns asks a shard to stop taking connections and close up to Max of
+// the connections it supervises (all of them when Max <= 0). Done receives how
+// many are left open.
+type closeConns struct {
 	Code   int
 	Reason string
+	Max    int
 	Done   chan<- int
 }
 
@@ -63,13 +67,27 @@ func (h *heartbeatShard) Receive(ctx actor.Context) {
 		delete(h.children, m.Who.Id)
 	case *heartbeatTick:
 		h.tick()
-	case *closeAll:
-		h.closed = true
-		for _, c := range h.children {
-			c.peer.Close(m.Code, m.Reason)
-		}
-		m.Done <- len(h.children)
+	case *closeConns:
+		m.Done <- h.closeConns(m)
 	}
+}
+
+func (h *heartbeatShard) closeConns(m *closeConns) (left int) {
+	h.closed = true
+	n := 0
+	for _, c := range h.children {
+		if c.closing {
+			continue
+		}
+		if m.Max > 0 && n >= m.Max {
+			left++
+			continue
+		}
+		c.closing = true
+		c.peer.Close(m.Code, m.Reason)
+		n++
+	}
+	return left
 }
 
 func (h *heartbeatShard) tick() {

@@ -16,9 +16,12 @@ type storeLane struct {
 	done   chan struct{}
 }
 
-func newStoreLane() *storeLane {
+// newStoreLane starts a lane. Its jobs run only after prev (the lane of the
+// room's previous actor, nil if none) has finished, so a room that stops and
+// starts again never reads state older than what it wrote.
+func newStoreLane(prev *storeLane) *storeLane {
 	l := &storeLane{wake: make(chan struct{}, 1), done: make(chan struct{})}
-	go l.run()
+	go l.run(prev)
 	return l
 }
 
@@ -54,8 +57,11 @@ func (l *storeLane) close() {
 // wait blocks until the lane's goroutine has ended.
 func (l *storeLane) wait() { <-l.done }
 
-func (l *storeLane) run() {
+func (l *storeLane) run(prev *storeLane) {
 	defer close(l.done)
+	if prev != nil {
+		prev.wait()
+	}
 	for {
 		l.mu.Lock()
 		jobs := l.jobs
@@ -77,24 +83,30 @@ func (l *storeLane) run() {
 
 // roomShell is the part of a room that outlives a restart of its actor: the
 // store lane, the membership (so members stay members without reconnecting),
-// and the offset up to which the stream was broadcast. Only the room actor's
-// current incarnation touches it.
+// the offset up to which the stream was broadcast, and whatever the crashed
+// incarnation held for others (unstored messages, dedup waiters, drains,
+// membership commands). Only the room actor's current incarnation touches it.
 type roomShell struct {
 	name      string
 	lane      *storeLane
 	members   memberSet
 	broadcast uint64 // last offset broadcast to members; 0 before the first load
 	loaded    bool   // a load has completed at least once
-	gen       uint64 // incarnation counter, tags lane results
 	restarts  int
 	leaveSeq  uint64 // tokens for presence grace timers
 	// closeReason is the room_closed reason members get when the room stops
 	// ("deleted"); empty means the supervisor stopped it ("crashed").
 	closeReason string
+
+	// Handed over by a crashed incarnation to the next one.
+	carried []*pendingMsg     // accepted, not known to be stored; in offset order
+	waiters []*publish        // duplicates waiting for a carried message's ack
+	redo    []any             // commands to handle again after the reload
+	drains  []chan<- struct{} // drain requests not yet answered
 }
 
-func newRoomShell(name string) *roomShell {
-	return &roomShell{name: name, lane: newStoreLane(), members: newMemberSet()}
+func newRoomShell(name string, prev *storeLane) *roomShell {
+	return &roomShell{name: name, lane: newStoreLane(prev), members: newMemberSet()}
 }
 
 func (s *roomShell) close() { s.lane.close() }

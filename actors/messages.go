@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"errors"
+
 	"github.com/asynkron/protoactor-go/actor"
 )
 
@@ -119,6 +121,7 @@ type sessionOpened struct {
 }
 
 // detachSession tells the sessions actor that a session's connection ended.
+// Session is "" when the connection ended before it learnt its session.
 type detachSession struct {
 	Session string
 	Conn    *actor.PID
@@ -179,3 +182,9 @@ type spawnConn struct {
 type drainNow struct {
 	Done chan<- struct{}
 }
+
+// crashRoom makes a room actor panic (recovery drills).
+type crashRoom struct{}
+
+// errCrashDrill is the panic value of a drilled room crash.
+var errCrashDrill = errors.New("actors: room crashed on purpose by a drill")

@@ -1,7 +1,10 @@
 package actors
 
 import (
+	"fmt"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -33,30 +36,44 @@ type RoomStats struct {
 	Restarts    int
 }
 
-// roomEntry is a registry slot for one active room.
+// roomEntry is a registry slot for one active room actor.
 type roomEntry struct {
 	pid   *actor.PID
 	shell *roomShell
 	stats atomic.Pointer[RoomStats] // written by the room actor, read by Rooms
 }
 
-// localRegistry is the one-node Registry.
+// userEntry is a registry slot for one active user actor.
+type userEntry struct {
+	pid   *actor.PID
+	conns map[string]Peer // the user's connections; owned by the user actor
+}
+
+// localRegistry is the one-node Registry. Every actor it spawns gets a name of
+// its own ("room/NAME#SEQ"), so a room or user that is stopping never blocks the
+// next actor for the same name. Sends that go through the registry happen under
+// its lock, and an actor retires (leaves the registry) under the same lock
+// before it stops: every message sent before the retirement is in the old
+// actor's mailbox ahead of its stop, and it forwards them to its successor.
 type localRegistry struct {
 	root      *actor.RootContext // static after construction
 	roomProps func(shell *roomShell, entry *roomEntry) *actor.Props
-	userProps func(id string) *actor.Props
-	newShell  func(name string) *roomShell
+	userProps func(id string, entry *userEntry) *actor.Props
+	newShell  func(name string, prev *storeLane) *roomShell
 
-	mu    sync.Mutex            // guards rooms and users; never held while sending
-	rooms map[string]*roomEntry // guarded by mu
-	users map[string]*actor.PID // guarded by mu
+	mu       sync.Mutex // guards the fields below; sends under it only enqueue
+	seq      uint64
+	rooms    map[string]*roomEntry
+	retiring map[string]*storeLane // lanes of stopped rooms still finishing their jobs
+	users    map[string]*userEntry
 }
 
 func newLocalRegistry(root *actor.RootContext) *localRegistry {
 	return &localRegistry{
-		root:  root,
-		rooms: make(map[string]*roomEntry),
-		users: make(map[string]*actor.PID),
+		root:     root,
+		rooms:    make(map[string]*roomEntry),
+		retiring: make(map[string]*storeLane),
+		users:    make(map[string]*userEntry),
 	}
 }
 
@@ -64,61 +81,146 @@ func newLocalRegistry(root *actor.RootContext) *localRegistry {
 func (r *localRegistry) Room(name string) *actor.PID {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if e, ok := r.rooms[name]; ok {
-		return e.pid
-	}
-	shell := r.newShell(name)
-	e := &roomEntry{shell: shell}
-	pid, err := r.root.SpawnNamed(r.roomProps(shell, e), "room/"+name)
-	if err != nil {
-		// A previous incarnation is still stopping under that name: use it; its
-		// dead letters are rerouted to the next incarnation.
-		shell.close()
-		return pid
-	}
-	e.pid = pid
-	r.rooms[name] = e
+	return r.roomLocked(name).pid
+}
+
+// sendRoom delivers msg to the room's current actor, spawning it if needed,
+// and returns that actor.
+func (r *localRegistry) sendRoom(name string, msg any) *actor.PID {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	pid := r.roomLocked(name).pid
+	r.root.Send(pid, msg)
 	return pid
 }
 
-// roomStopped removes a room whose actor stopped for good.
-func (r *localRegistry) roomStopped(name string, pid *actor.PID) {
+// sendActiveRoom delivers msg to the room's actor if the room is active.
+func (r *localRegistry) sendActiveRoom(name string, msg any) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if e, ok := r.rooms[name]; ok && e.pid.Equal(pid) {
-		delete(r.rooms, name)
+	e, ok := r.rooms[name]
+	if ok {
+		r.root.Send(e.pid, msg)
 	}
+	return ok
+}
+
+func (r *localRegistry) roomLocked(name string) *roomEntry {
+	if e, ok := r.rooms[name]; ok {
+		return e
+	}
+	prev := r.retiring[name]
+	delete(r.retiring, name)
+	shell := r.newShell(name, prev)
+	e := &roomEntry{shell: shell}
+	e.pid = r.spawn(r.roomProps(shell, e), "room/"+name)
+	r.rooms[name] = e
+	return e
+}
+
+// retireRoom takes a stopping room out of the registry if e is still its
+// current entry, and keeps its lane until the lane has finished. It reports
+// whether e was current.
+func (r *localRegistry) retireRoom(name string, e *roomEntry) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cur, ok := r.rooms[name]
+	if !ok || cur != e {
+		return false
+	}
+	delete(r.rooms, name)
+	lane := e.shell.lane
+	r.retiring[name] = lane
+	go func() {
+		lane.wait()
+		r.mu.Lock()
+		if r.retiring[name] == lane {
+			delete(r.retiring, name)
+		}
+		r.mu.Unlock()
+	}()
+	return true
 }
 
 // User implements Registry.
 func (r *localRegistry) User(id string) *actor.PID {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if pid, ok := r.users[id]; ok {
-		return pid
+	return r.userLocked(id).pid
+}
+
+// sendUser delivers msg to the user's current actor, spawning it if needed.
+func (r *localRegistry) sendUser(id string, msg any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.root.Send(r.userLocked(id).pid, msg)
+}
+
+// sendLiveUser delivers msg to the user's actor if the user has one.
+func (r *localRegistry) sendLiveUser(id string, msg any) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.users[id]
+	if ok {
+		r.root.Send(e.pid, msg)
 	}
-	pid, err := r.root.SpawnNamed(r.userProps(id), "user/"+id)
+	return ok
+}
+
+func (r *localRegistry) userLocked(id string) *userEntry {
+	if e, ok := r.users[id]; ok {
+		return e
+	}
+	e := &userEntry{conns: make(map[string]Peer)}
+	e.pid = r.spawn(r.userProps(id, e), "user/"+id)
+	r.users[id] = e
+	return e
+}
+
+// spawn starts an actor named prefix#SEQ; the sequence makes the name unique.
+func (r *localRegistry) spawn(props *actor.Props, prefix string) *actor.PID {
+	r.seq++
+	pid, err := r.root.SpawnNamed(props, prefix+"#"+strconv.FormatUint(r.seq, 10))
 	if err != nil {
-		return pid
+		// Only a name collision fails a local spawn, and the sequence rules that out.
+		panic(fmt.Sprintf("actors: spawn %s: %v", prefix, err))
 	}
-	r.users[id] = pid
 	return pid
+}
+
+// actorName returns the room or user name of a PID spawned by the registry
+// ("room/NAME#SEQ" → "room", "NAME").
+func actorName(pid *actor.PID) (kind, name string, ok bool) {
+	kind, rest, ok := strings.Cut(pid.Id, "/")
+	if !ok {
+		return "", "", false
+	}
+	i := strings.LastIndexByte(rest, '#')
+	if i < 0 {
+		return "", "", false
+	}
+	return kind, rest[:i], true
 }
 
 // LookupUser implements Registry.
 func (r *localRegistry) LookupUser(id string) *actor.PID {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.users[id]
+	if e, ok := r.users[id]; ok {
+		return e.pid
+	}
+	return nil
 }
 
-// userStopped removes a user whose actor stopped.
-func (r *localRegistry) userStopped(id string, pid *actor.PID) {
+// retireUser takes a stopping user out of the registry if e is still current.
+func (r *localRegistry) retireUser(id string, e *userEntry) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if p, ok := r.users[id]; ok && p.Equal(pid) {
-		delete(r.users, id)
+	if cur, ok := r.users[id]; !ok || cur != e {
+		return false
 	}
+	delete(r.users, id)
+	return true
 }
 
 // Rooms implements Registry.

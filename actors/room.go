@@ -21,11 +21,13 @@ type roomActor struct {
 	shell *roomShell // survives restarts
 	entry *roomEntry // registry slot, for published statistics
 	self  *actor.PID
-	gen   uint64
+	gen   uint64 // this incarnation's number, unique in the engine
 
 	loaded   bool
-	missing  bool  // rooms must be created through the API and this one was not
-	deferred []any // commands received before the state was loaded
+	retired  bool          // out of the registry and stopping: commands go to the successor
+	missing  bool          // rooms must be created through the API and this one was not
+	deferred []any         // commands received before the state was loaded, then handled in order
+	carried  []*pendingMsg // a crashed incarnation's unstored messages, being settled after the reload
 
 	epoch     string
 	committed uint64 // last stored offset
@@ -73,6 +75,7 @@ type (
 		missing bool
 		recent  []persistence.Message
 		cids    []persistence.DedupEntry
+		missed  []persistence.Message // stored after the last broadcast (restarts only)
 		err     error
 	}
 	batchStored struct {
@@ -91,7 +94,7 @@ type (
 		user  string
 		token uint64
 	}
-	idleCheck struct{ token uint64 }
+	idleCheck struct{ gen, token uint64 }
 )
 
 func newRoomProps(e *env, shell *roomShell, entry *roomEntry) *actor.Props {
@@ -123,17 +126,53 @@ func (r *roomActor) Receive(ctx actor.Context) {
 			r.load()
 		}
 		return
-	}
-	if !r.loaded {
-		r.deferred = append(r.deferred, msg)
+	case *historyRead:
+		// A read is answered whichever incarnation asked for it.
+		r.onHistoryRead(m)
 		return
+	case *batchStored:
+		if m.gen != r.gen {
+			return // written for a crashed incarnation; the reload settled it
+		}
 	}
-	r.handle(ctx, msg)
+	switch {
+	case r.retired:
+		r.forward(msg)
+	case !r.loaded:
+		r.hold(msg)
+	default:
+		r.handle(ctx, msg)
+	}
 }
 
+// forward hands a command that reached this retired actor to its successor.
+func (r *roomActor) forward(msg any) {
+	switch msg.(type) {
+	case *joinRoom, *leaveRoom, *connGone, *publish, *typingIn, *presenceOf, *historyOf, *drainNow:
+		r.env.registry.sendRoom(r.shell.name, msg)
+	}
+}
+
+// hold keeps a command until the room's state is loaded, within the room's
+// pending bound.
+func (r *roomActor) hold(msg any) {
+	if len(r.deferred) >= r.env.cfg.MaxPendingPerRoom {
+		if answerUnavailable(r.env, r.shell.name, msg, "the room is loading; retry") {
+			return
+		}
+	}
+	r.deferred = append(r.deferred, msg)
+}
+
+// handle runs one command on the loaded room. current names it while it runs,
+// so a panic can answer or redo it.
 func (r *roomActor) handle(ctx actor.Context, msg any) {
 	r.current = msg
-	defer func() { r.current = nil }()
+	r.dispatch(ctx, msg)
+	r.current = nil
+}
+
+func (r *roomActor) dispatch(ctx actor.Context, msg any) {
 	switch m := msg.(type) {
 	case *joinRoom:
 		r.join(m)
@@ -155,16 +194,20 @@ func (r *roomActor) handle(ctx actor.Context, msg any) {
 		r.presence(m)
 	case *historyOf:
 		r.history(m)
-	case *historyRead:
-		r.onHistoryRead(m)
 	case *presenceLeft:
 		r.onPresenceLeft(m)
 	case *idleCheck:
-		if m.token == r.idleToken && r.idle() {
+		if m.gen == r.gen && m.token == r.idleToken && r.idle() &&
+			r.env.registry.retireRoom(r.shell.name, r.entry) {
+			// Out of the registry first: whatever reaches this actor from now on
+			// is forwarded to the successor, and the poison pill comes last.
+			r.retired = true
 			ctx.Poison(ctx.Self())
 		}
 	case *drainNow:
 		r.drain(m)
+	case *crashRoom:
+		panic(errCrashDrill)
 	}
 }
 
@@ -172,8 +215,7 @@ func (r *roomActor) log() *slog.Logger { return r.env.log.With("room", r.shell.n
 
 func (r *roomActor) start(ctx actor.Context) {
 	r.self = ctx.Self()
-	r.shell.gen++
-	r.gen = r.shell.gen
+	r.gen = r.env.incarnations.Add(1)
 	r.dedup = make(map[dedupKey]*dedupSlot)
 	if r.shell.loaded {
 		r.env.metrics.ActorRestarts.WithLabelValues("room").Inc()
@@ -183,45 +225,114 @@ func (r *roomActor) start(ctx actor.Context) {
 	r.load()
 }
 
-// restarting runs on the crashed incarnation: everyone waiting on it learns
-// that their request did not complete.
+// restarting runs on the crashed incarnation. What it accepted is handed to
+// the next one through the shell: unstored messages are stored (or acked, if
+// the store has them) after the reload, duplicates waiting on them get their
+// ack, drain requests stay open, and membership changes are applied again. The
+// command that crashed is answered with unavailable, unless it is one that
+// must not be lost (a member leaving).
 func (r *roomActor) restarting() {
-	r.shell.restarts++
-	if p, ok := r.current.(*publish); ok {
-		r.failPublish(p, CodeUnavailable, "the room restarted; retry")
+	sh := r.shell
+	sh.restarts++
+	carried := slices.Concat(r.carried, r.inflight, r.pending)
+	cur := r.current
+	if p, ok := cur.(*publish); ok && slices.ContainsFunc(carried, func(pm *pendingMsg) bool { return pm.req == p }) {
+		cur = nil // accepted before the crash: it is carried
 	}
-	for _, list := range [][]*pendingMsg{r.inflight, r.pending} {
+	var redo []any
+	switch cur.(type) {
+	case nil:
+	case *connGone, *leaveRoom, *presenceLeft, *drainNow:
+		redo = append(redo, cur)
+	default:
+		answerUnavailable(r.env, sh.name, cur, "the room restarted; retry")
+	}
+	sh.carried = append(sh.carried, carried...)
+	for _, slot := range r.dedup {
+		sh.waiters = append(sh.waiters, slot.waiters...)
+	}
+	sh.redo = slices.Concat(sh.redo, redo, r.deferred)
+	sh.drains = append(sh.drains, r.drains...)
+	r.log().Warn("room restarting", "restarts", sh.restarts, "carried", len(sh.carried))
+}
+
+// stopped runs when the actor stops for good. A retired (idle) room has nothing
+// to settle. A room stopped by its restart budget or deleted answers everyone
+// still waiting and tells its members the room closed.
+func (r *roomActor) stopped() {
+	sh := r.shell
+	r.env.metrics.RoomsActive.Dec()
+	r.env.registry.retireRoom(sh.name, r.entry)
+	sh.close()
+	if r.retired {
+		return
+	}
+	const text = "the room stopped; join it again"
+	if r.current != nil {
+		answerUnavailable(r.env, sh.name, r.current, text)
+	}
+	for _, list := range [][]*pendingMsg{sh.carried, r.carried, r.inflight, r.pending} {
 		for _, pm := range list {
-			r.failPublish(pm.req, CodeUnavailable, "the room restarted; retry")
+			failPublish(r.env, sh.name, pm.req, CodeUnavailable, text)
 		}
+	}
+	for _, w := range sh.waiters {
+		failPublish(r.env, sh.name, w, CodeUnavailable, text)
 	}
 	for _, slot := range r.dedup {
 		for _, w := range slot.waiters {
-			r.failPublish(w, CodeUnavailable, "the room restarted; retry")
+			failPublish(r.env, sh.name, w, CodeUnavailable, text)
 		}
 	}
-	r.log().Warn("room restarting", "restarts", r.shell.restarts)
-}
-
-// stopped runs when the room stops for good: idle (no members), deleted, or
-// beyond its restart budget; remaining members are told the room closed.
-func (r *roomActor) stopped() {
-	r.env.metrics.RoomsActive.Dec()
-	r.env.registry.roomStopped(r.shell.name, r.self)
-	r.shell.close()
-	reason := r.shell.closeReason
+	for _, msg := range slices.Concat(sh.redo, r.deferred) {
+		answerUnavailable(r.env, sh.name, msg, text)
+	}
+	for _, d := range slices.Concat(sh.drains, r.drains) {
+		close(d)
+	}
+	reason := sh.closeReason
 	if reason == "" {
 		reason = "crashed"
 	}
-	r.pushAll(RoomClosed{Room: r.shell.name, Reason: reason}, nil)
-	for _, m := range r.shell.members.list {
-		r.env.root.Send(m.conn, &roomLeft{Room: r.shell.name})
+	r.pushAll(RoomClosed{Room: sh.name, Reason: reason}, nil)
+	for _, m := range sh.members.list {
+		r.env.root.Send(m.conn, &roomLeft{Room: sh.name})
 	}
 }
+
+// answerUnavailable answers a room command that will not be carried out with
+// an unavailable error (or, for a leave, with its success: the member is gone
+// either way). It reports whether msg was a command that expects an answer.
+func answerUnavailable(e *env, room string, msg any, text string) bool {
+	switch m := msg.(type) {
+	case *publish:
+		failPublish(e, room, m, CodeUnavailable, text)
+	case *joinRoom:
+		e.sendTo(m.Peer, ErrorFrame{ID: m.ReqID, Code: CodeUnavailable, Message: text})
+		e.root.Send(m.Conn, &roomJoinFailed{Room: room})
+	case *leaveRoom:
+		e.sendTo(m.Peer, Left{ID: m.ReqID, Room: room})
+		e.root.Send(m.Conn, &roomLeft{Room: room})
+	case *historyOf:
+		e.sendTo(m.Peer, ErrorFrame{ID: m.ID, Code: CodeUnavailable, Message: text})
+	case *presenceOf:
+		e.sendTo(m.Peer, ErrorFrame{ID: m.ID, Code: CodeUnavailable, Message: text})
+	case *drainNow:
+		close(m.Done)
+	default:
+		return false
+	}
+	return true
+}
+
+// rebroadcastPage bounds the store reads and the frames of a post-restart
+// rebroadcast.
+const rebroadcastPage = 500
 
 func (r *roomActor) load() {
 	gen, name, store, cfg := r.gen, r.shell.name, r.env.store, r.env.cfg
 	root, self := r.env.root, r.self
+	restarted, broadcast := r.shell.loaded, r.shell.broadcast
 	r.shell.lane.Do(func() {
 		res := &roomLoaded{gen: gen}
 		ctx, cancel := context.WithTimeout(context.Background(), cfg.StoreTimeout)
@@ -232,23 +343,36 @@ func (r *roomActor) load() {
 					res.missing = true
 					return nil
 				} else if err != nil {
-					return err
+					return fmt.Errorf("look up room: %w", err)
 				}
 			}
 			st, err := store.OpenRoom(ctx, name)
 			if err != nil {
-				return err
+				return fmt.Errorf("open room: %w", err)
 			}
 			res.state = st
-			if st.LastOffset > 0 {
-				page, err := store.Read(ctx, name, persistence.ReadQuery{Limit: cfg.RecoveryLimit})
+			if st.LastOffset == 0 {
+				return nil
+			}
+			page, err := store.Read(ctx, name, persistence.ReadQuery{Limit: cfg.RecoveryLimit})
+			if err != nil {
+				return fmt.Errorf("read recent messages: %w", err)
+			}
+			res.recent = page.Messages
+			if res.cids, err = store.RecentCIDs(ctx, name, cfg.DedupWindow); err != nil {
+				return fmt.Errorf("read recent client ids: %w", err)
+			}
+			// Messages stored but never broadcast; at most the pending bound.
+			for after := broadcast; restarted && after < st.LastOffset; {
+				page, err := store.Read(ctx, name, persistence.ReadQuery{After: after, Limit: rebroadcastPage})
 				if err != nil {
-					return err
+					return fmt.Errorf("read unbroadcast messages: %w", err)
 				}
-				res.recent = page.Messages
-				if res.cids, err = store.RecentCIDs(ctx, name, cfg.DedupWindow); err != nil {
-					return err
+				if len(page.Messages) == 0 {
+					break
 				}
+				res.missed = append(res.missed, page.Messages...)
+				after = page.Messages[len(page.Messages)-1].Offset
 			}
 			return nil
 		}()
@@ -263,9 +387,22 @@ func (r *roomActor) onLoaded(ctx actor.Context, m *roomLoaded) {
 	if m.err != nil {
 		r.log().Error("room load failed; retrying", "err", m.err)
 		r.env.metrics.StoreRetries.Inc()
+		// Nobody waits longer than one failed load: questions are answered
+		// now, membership changes wait for the store.
+		kept := r.deferred[:0]
+		for _, msg := range r.deferred {
+			switch msg.(type) {
+			case *connGone, *leaveRoom, *presenceLeft, *drainNow:
+				kept = append(kept, msg)
+			default:
+				answerUnavailable(r.env, r.shell.name, msg, "the room's store is unavailable; retry")
+			}
+		}
+		r.deferred = kept
 		r.after(r.nextRetry(), &retryLoad{gen: r.gen})
 		return
 	}
+	sh := r.shell
 	r.retry = 0
 	r.loaded = true
 	r.missing = m.missing
@@ -281,31 +418,73 @@ func (r *roomActor) onLoaded(ctx actor.Context, m *roomLoaded) {
 	for _, c := range m.cids {
 		r.remember(dedupKey{c.UserID, c.CID}, &dedupSlot{msgID: c.MsgID, offset: c.Offset, ts: c.TS, stored: true})
 	}
-	restarted := r.shell.loaded
+	restarted := sh.loaded
 	if !restarted {
-		r.shell.broadcast = r.committed
+		sh.broadcast = r.committed
 	}
-	r.shell.loaded = true
+	sh.loaded = true
+	r.drains = append(r.drains, sh.drains...)
+	r.carried = append(r.carried, sh.carried...)
+	waiters := sh.waiters
+	r.deferred = slices.Concat(sh.redo, r.deferred)
+	sh.drains, sh.carried, sh.waiters, sh.redo = nil, nil, nil, nil
 	if restarted {
-		// Messages the previous incarnation stored but did not broadcast.
-		var missed []persistence.Message
-		for _, msg := range r.ring {
-			if msg.Offset > r.shell.broadcast {
-				missed = append(missed, msg)
-			}
+		r.settleCarried(m.missed)
+		for _, w := range waiters {
+			r.publish(w)
 		}
-		r.broadcastMsgs(missed, nil)
-		r.shell.broadcast = r.committed
-		r.pushAll(SystemPush{Room: r.shell.name, Event: "room_restarted", Text: "the room was restarted; no message was lost"}, nil)
-		r.log().Info("room restarted", "offset", r.committed, "members", len(r.shell.members.list))
+		r.pushAll(SystemPush{Room: sh.name, Event: "room_restarted", Text: "the room was restarted; no message was lost"}, nil)
+		r.log().Info("room restarted", "offset", r.committed, "members", len(sh.members.list))
 	}
 	r.publishStats()
-	deferred := r.deferred
-	r.deferred = nil
-	for _, msg := range deferred {
+	for len(r.deferred) > 0 {
+		msg := r.deferred[0]
+		r.deferred = r.deferred[1:]
 		r.handle(ctx, msg)
 	}
+	r.finishDrains()
 	r.armIdle()
+}
+
+// settleCarried finishes a crashed incarnation's business after the reload:
+// messages the store has but members never got are broadcast (not to their
+// senders), carried messages the store has are acked, and the rest are
+// published again, in their original order.
+func (r *roomActor) settleCarried(missed []persistence.Message) {
+	stored := make(map[uint64]*pendingMsg)
+	for _, pm := range r.carried {
+		if pm.msg.Offset <= r.committed {
+			stored[pm.msg.Offset] = pm
+		}
+	}
+	for chunk := range slices.Chunk(missed, rebroadcastPage) {
+		senders := make([]*actor.PID, len(chunk))
+		for i, msg := range chunk {
+			if pm := stored[msg.Offset]; pm != nil && sameMessage(pm.msg, msg) {
+				senders[i] = pm.req.Conn
+			}
+		}
+		r.broadcastMsgs(chunk, senders)
+	}
+	r.shell.broadcast = r.committed
+	missedAt := make(map[uint64]persistence.Message, len(missed))
+	for _, msg := range missed {
+		missedAt[msg.Offset] = msg
+	}
+	for len(r.carried) > 0 {
+		pm := r.carried[0]
+		r.carried = r.carried[1:]
+		if msg, ok := missedAt[pm.msg.Offset]; ok && stored[pm.msg.Offset] == pm && sameMessage(pm.msg, msg) {
+			r.ack(pm.req, &dedupSlot{msgID: msg.ID, offset: msg.Offset, ts: msg.TS}, false)
+			continue
+		}
+		r.publish(pm.req)
+	}
+}
+
+// sameMessage reports whether a stored message is the one a room assigned.
+func sameMessage(a, b persistence.Message) bool {
+	return a.ID == b.ID && a.TS == b.TS && a.FromID == b.FromID && a.CID == b.CID && a.Text == b.Text
 }
 
 func (r *roomActor) nextRetry() time.Duration {
@@ -541,10 +720,13 @@ func (r *roomActor) write() {
 }
 
 func (r *roomActor) onStored(m *batchStored) {
-	if m.gen != r.gen {
-		return
-	}
 	if m.err != nil {
+		if errors.Is(m.err, persistence.ErrOffsetMismatch) || errors.Is(m.err, persistence.ErrEpochMismatch) {
+			// The store's stream is not the one this room holds in memory (an
+			// earlier write that timed out may have landed, or the room was
+			// erased): restart, which reloads and settles the batch.
+			panic(fmt.Errorf("room %s: store rejected batch: %w", r.shell.name, m.err))
+		}
 		r.log().Error("store append failed; retrying", "err", m.err, "batch", len(r.inflight))
 		r.env.metrics.StoreRetries.Inc()
 		r.after(r.nextRetry(), &retryStore{gen: r.gen})
@@ -553,6 +735,9 @@ func (r *roomActor) onStored(m *batchStored) {
 	r.retry = 0
 	batch := r.inflight
 	r.inflight = nil
+	if len(batch) == 0 {
+		return
+	}
 	r.env.metrics.BatchSize.Observe(float64(len(batch)))
 	r.env.metrics.MessagesStored.Add(float64(len(batch)))
 	msgs := make([]persistence.Message, len(batch))
@@ -577,7 +762,11 @@ func (r *roomActor) onStored(m *batchStored) {
 		}
 		slot.waiters = nil
 	}
-	r.broadcastMsgs(msgs, batch)
+	senders := make([]*actor.PID, len(batch))
+	for i, pm := range batch {
+		senders[i] = pm.req.Conn
+	}
+	r.broadcastMsgs(msgs, senders)
 	r.shell.broadcast = r.committed
 	now := time.Now().UnixNano()
 	for _, pm := range batch {
@@ -632,28 +821,34 @@ func (r *roomActor) ack(p *publish, slot *dedupSlot, dup bool) {
 }
 
 func (r *roomActor) failPublish(p *publish, code, text string) {
+	failPublish(r.env, r.shell.name, p, code, text)
+}
+
+// failPublish answers a publish with an error.
+func failPublish(e *env, room string, p *publish, code, text string) {
 	if p.Reply != nil {
-		p.Reply <- PublishResult{Room: r.shell.name, Err: &ProtocolError{Code: code, Message: text}}
+		p.Reply <- PublishResult{Room: room, Err: &ProtocolError{Code: code, Message: text}}
 		return
 	}
 	if p.Peer != nil {
-		r.env.sendTo(p.Peer, ErrorFrame{ID: p.ReqID, Code: code, Message: text})
+		e.sendTo(p.Peer, ErrorFrame{ID: p.ReqID, Code: code, Message: text})
 	}
 }
 
-// broadcastMsgs delivers stored messages to every member, encoded once; a
-// connection that sent some of them gets a frame without its own messages.
-func (r *roomActor) broadcastMsgs(msgs []persistence.Message, batch []*pendingMsg) {
+// broadcastMsgs delivers stored messages to every member, encoded once.
+// senders[i] is the connection that sent msgs[i] (nil if none): it got an ack
+// instead, so its frame leaves that message out.
+func (r *roomActor) broadcastMsgs(msgs []persistence.Message, senders []*actor.PID) {
 	if len(msgs) == 0 || len(r.shell.members.list) == 0 {
 		return
 	}
-	var senders map[string]bool
-	for _, pm := range batch {
-		if pm.req.Conn != nil {
-			if senders == nil {
-				senders = make(map[string]bool, 4)
+	var sending map[string]bool
+	for _, conn := range senders {
+		if conn != nil {
+			if sending == nil {
+				sending = make(map[string]bool, 4)
 			}
-			senders[pm.req.Conn.Id] = true
+			sending[conn.Id] = true
 		}
 	}
 	shared := r.env.encoder.Encode(r.pushFrame(msgs))
@@ -663,15 +858,15 @@ func (r *roomActor) broadcastMsgs(msgs []persistence.Message, batch []*pendingMs
 	}
 	delivered := 0
 	for _, mem := range r.shell.members.list {
-		if senders[mem.conn.Id] {
-			own := make([]persistence.Message, 0, len(msgs))
-			for i, pm := range batch {
-				if pm.req.Conn == nil || pm.req.Conn.Id != mem.conn.Id {
-					own = append(own, msgs[i])
+		if sending[mem.conn.Id] {
+			others := make([]persistence.Message, 0, len(msgs))
+			for i, conn := range senders {
+				if conn == nil || conn.Id != mem.conn.Id {
+					others = append(others, msgs[i])
 				}
 			}
-			if len(own) > 0 && mem.peer.Enqueue(r.env.encoder.Encode(r.pushFrame(own))) {
-				delivered += len(own)
+			if len(others) > 0 && mem.peer.Enqueue(r.env.encoder.Encode(r.pushFrame(others))) {
+				delivered += len(others)
 			}
 			continue
 		}
@@ -829,6 +1024,7 @@ func (r *roomActor) historyFromRing(before, after uint64, forward bool, limit in
 	}
 }
 
+// onHistoryRead answers a history request read from the store.
 func (r *roomActor) onHistoryRead(m *historyRead) {
 	if m.err != nil {
 		r.env.sendTo(m.q.Peer, ErrorFrame{ID: m.q.ID, Code: CodeUnavailable, Message: "history is unavailable; retry"})
@@ -853,7 +1049,7 @@ func (r *roomActor) armIdle() {
 		return
 	}
 	r.idleToken++
-	r.after(r.env.cfg.RoomIdleTimeout, &idleCheck{token: r.idleToken})
+	r.after(r.env.cfg.RoomIdleTimeout, &idleCheck{gen: r.gen, token: r.idleToken})
 }
 
 // drain answers once every pending message is stored (and acked).

@@ -12,6 +12,7 @@ type sessionsActor struct {
 	env      *env
 	self     *actor.PID
 	sessions map[string]*sessionRecord
+	byConn   map[string]string // attached connection actor id → session id
 }
 
 type sessionRecord struct {
@@ -29,7 +30,7 @@ type sessionExpiry struct {
 
 func newSessionsProps(e *env) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &sessionsActor{env: e, sessions: make(map[string]*sessionRecord)}
+		return &sessionsActor{env: e, sessions: make(map[string]*sessionRecord), byConn: make(map[string]string)}
 	}, actor.WithGuardian(e.userStrategy))
 }
 
@@ -41,10 +42,16 @@ func (s *sessionsActor) Receive(ctx actor.Context) {
 	case *openSession:
 		s.open(ctx, m)
 	case *detachSession:
-		rec, ok := s.sessions[m.Session]
+		id := m.Session
+		if id == "" {
+			id = s.byConn[m.Conn.Id]
+		}
+		rec, ok := s.sessions[id]
 		if !ok || rec.conn == nil || !rec.conn.Equal(m.Conn) {
 			return
 		}
+		delete(s.byConn, m.Conn.Id)
+		m.Session = id
 		rec.conn = nil
 		rec.expires = s.env.clock.Now().Add(s.env.cfg.SessionGrace)
 		rec.seq++
@@ -62,8 +69,10 @@ func (s *sessionsActor) open(ctx actor.Context, m *openSession) {
 	if rec := s.resumable(m); rec != nil {
 		if rec.conn != nil && !rec.conn.Equal(m.Conn) {
 			ctx.Send(rec.conn, &takenOver{})
+			delete(s.byConn, rec.conn.Id)
 		}
 		rec.conn = m.Conn
+		s.byConn[m.Conn.Id] = m.Requested
 		rec.seq++
 		ctx.Send(m.Conn, &sessionOpened{Session: m.Requested, UserID: rec.userID, Name: m.Name, Resumed: true})
 		return
@@ -75,6 +84,7 @@ func (s *sessionsActor) open(ctx actor.Context, m *openSession) {
 		rec.userID = "anon-" + randomHex(8)
 	}
 	s.sessions[id] = rec
+	s.byConn[m.Conn.Id] = id
 	s.env.metrics.SessionsActive.Inc()
 	ctx.Send(m.Conn, &sessionOpened{Session: id, UserID: rec.userID, Name: m.Name})
 }

@@ -10,11 +10,13 @@ import (
 // notifications and server-API disconnects fan out through it. It stops once
 // the user has had no connection for the session grace period.
 type userActor struct {
-	env   *env
-	id    string
-	self  *actor.PID
-	conns map[string]Peer // by connection actor id
-	idle  uint64          // token of the pending idle check
+	env     *env
+	id      string
+	entry   *userEntry // registry slot
+	self    *actor.PID
+	conns   map[string]Peer // by connection actor id
+	idle    uint64          // token of the pending idle check
+	retired bool            // out of the registry: messages go to the successor
 }
 
 type userIdle struct{ token uint64 }
@@ -25,15 +27,17 @@ type notifyUser struct {
 	Reply chan<- int
 }
 
-func newUserProps(e *env, id string) *actor.Props {
+func newUserProps(e *env, id string, entry *userEntry) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &userActor{env: e, id: id, conns: make(map[string]Peer)}
+		// The connections live in the registry entry, so a restarted user
+		// actor still knows them.
+		return &userActor{env: e, id: id, entry: entry, conns: entry.conns}
 	}, actor.WithGuardian(e.userStrategy))
 }
 
 // Receive implements actor.Actor.
 func (u *userActor) Receive(ctx actor.Context) {
-	switch m := ctx.Message().(type) {
+	switch ctx.Message().(type) {
 	case *actor.Started:
 		u.self = ctx.Self()
 		u.env.metrics.UsersActive.Inc()
@@ -43,7 +47,18 @@ func (u *userActor) Receive(ctx actor.Context) {
 		u.env.metrics.ActorRestarts.WithLabelValues("user").Inc()
 	case *actor.Stopped:
 		u.env.metrics.UsersActive.Dec()
-		u.env.registry.userStopped(u.id, u.self)
+		u.env.registry.retireUser(u.id, u.entry)
+	default:
+		if u.retired {
+			u.forward(ctx.Message())
+			return
+		}
+		u.handle(ctx)
+	}
+}
+
+func (u *userActor) handle(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
 	case *attachConn:
 		u.conns[m.Conn.Id] = m.Peer
 	case *detachConn:
@@ -60,8 +75,29 @@ func (u *userActor) Receive(ctx actor.Context) {
 		}
 	case *userIdle:
 		if m.token == u.idle && len(u.conns) == 0 {
+			// Retire first: whatever reaches this actor from now on is forwarded.
+			u.env.registry.retireUser(u.id, u.entry)
+			u.retired = true
 			ctx.Poison(u.self)
 		}
+	}
+}
+
+// forward hands a message that reached a retired user actor to its successor.
+func (u *userActor) forward(msg any) {
+	switch m := msg.(type) {
+	case *attachConn:
+		u.env.registry.sendUser(u.id, m)
+	case *deliverDirect:
+		if !u.env.registry.sendLiveUser(u.id, m) {
+			u.env.root.Send(m.ReplyTo, &directDelivered{ReqID: m.ReqID, TS: m.Frame.TS})
+		}
+	case *notifyUser:
+		if !u.env.registry.sendLiveUser(u.id, m) {
+			m.Reply <- 0
+		}
+	case *kick, *detachConn:
+		u.env.registry.sendLiveUser(u.id, m)
 	}
 }
 

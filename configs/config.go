@@ -88,6 +88,14 @@ type Config struct {
 	// RoomRestartWindow is the window RoomRestarts is counted over
 	// (--room-restart-window).
 	RoomRestartWindow time.Duration `yaml:"room_restart_window"`
+	// RoomIdleTimeout is how long a room with no members stays in memory
+	// (--room-idle-timeout).
+	RoomIdleTimeout time.Duration `yaml:"room_idle_timeout"`
+	// DrainBatch is how many connections each heartbeat shard closes per
+	// drain round at shutdown; 0 closes all at once (--drain-batch).
+	DrainBatch int `yaml:"drain_batch"`
+	// DrainInterval is the pause between drain rounds (--drain-interval).
+	DrainInterval time.Duration `yaml:"drain_interval"`
 
 	// HistoryDefault is the number of messages returned by a history request that
 	// does not say how many (--history-default).
@@ -135,6 +143,9 @@ func Default() Config {
 
 		RoomRestarts:      5,
 		RoomRestartWindow: 10 * time.Second,
+		RoomIdleTimeout:   30 * time.Second,
+		DrainBatch:        500,
+		DrainInterval:     100 * time.Millisecond,
 
 		HistoryDefault: 50,
 		HistoryMax:     200,
@@ -186,6 +197,8 @@ func (c Config) Validate() error {
 		{"write-timeout", c.WriteTimeout},
 		{"shutdown-timeout", c.ShutdownTimeout},
 		{"room-restart-window", c.RoomRestartWindow},
+		{"room-idle-timeout", c.RoomIdleTimeout},
+		{"drain-interval", c.DrainInterval},
 	} {
 		if d.v <= 0 {
 			bad(d.flag, "must be > 0, got %v", d.v)
@@ -233,6 +246,7 @@ func (c Config) Validate() error {
 		{"max-conns-per-ip", c.MaxConnsPerIP},
 		{"heartbeat-shards", c.HeartbeatShards},
 		{"room-restarts", c.RoomRestarts},
+		{"drain-batch", c.DrainBatch},
 	} {
 		if n.v < 0 {
 			bad(n.flag, "must be >= 0, got %d", n.v)

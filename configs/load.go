@@ -190,6 +190,9 @@ func newFlagSet(name string, c *Config, configPath *string) *flag.FlagSet {
 
 	fs.IntVar(&c.RoomRestarts, "room-restarts", c.RoomRestarts, "restarts of a failing room allowed per -room-restart-window before it is stopped")
 	fs.DurationVar(&c.RoomRestartWindow, "room-restart-window", c.RoomRestartWindow, "window -room-restarts is counted over")
+	fs.DurationVar(&c.RoomIdleTimeout, "room-idle-timeout", c.RoomIdleTimeout, "how long a room without members stays in memory")
+	fs.IntVar(&c.DrainBatch, "drain-batch", c.DrainBatch, "connections each heartbeat shard closes per drain round at shutdown (0: all at once)")
+	fs.DurationVar(&c.DrainInterval, "drain-interval", c.DrainInterval, "pause between drain rounds at shutdown")
 
 	fs.IntVar(&c.HistoryDefault, "history-default", c.HistoryDefault, "messages a history request returns when it does not say")
 	fs.IntVar(&c.HistoryMax, "history-max", c.HistoryMax, "most messages one history request returns")

@@ -25,6 +25,7 @@ import (
 // App is one running troupe server.
 type App struct {
 	Addr   net.Addr // the bound address
+	engine *actors.Engine
 	server *transport.Server
 	store  persistence.Store
 	log    *slog.Logger
@@ -88,6 +89,9 @@ func start(cfg configs.Config, log *slog.Logger, store persistence.Store) (*App,
 	ecfg.RoomRestarts = cfg.RoomRestarts
 	ecfg.RoomRestartWindow = cfg.RoomRestartWindow
 	ecfg.RoomsRequireCreate = cfg.RoomsRequireCreate
+	ecfg.RoomIdleTimeout = cfg.RoomIdleTimeout
+	ecfg.DrainBatch = cfg.DrainBatch
+	ecfg.DrainInterval = cfg.DrainInterval
 	engine, err := actors.New(ecfg, actors.Deps{
 		Store: store, Encoder: wire.Encoder{}, Verifier: verifier, Metrics: m, Logger: log.With("component", "engine"),
 	})
@@ -112,11 +116,15 @@ func start(cfg configs.Config, log *slog.Logger, store persistence.Store) (*App,
 	if err != nil {
 		return nil, err
 	}
-	a := &App{Addr: addr, server: srv, store: store, log: log, served: make(chan error, 1)}
+	a := &App{Addr: addr, engine: engine, server: srv, store: store, log: log, served: make(chan error, 1)}
 	go func() { a.served <- srv.Serve() }()
 	log.Info("troupe serving", "addr", addr.String(), "store", redactStore(cfg.Store))
 	return a, nil
 }
+
+// Engine returns the running actor engine, for in-process operations such as
+// recovery drills.
+func (a *App) Engine() *actors.Engine { return a.engine }
 
 // Served reports the end of serving (an error only if serving failed).
 func (a *App) Served() <-chan error { return a.served }
