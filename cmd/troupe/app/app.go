@@ -16,6 +16,7 @@ import (
 	"github.com/troupe-chat/troupe/metrics"
 	"github.com/troupe-chat/troupe/metrics/registry"
 	"github.com/troupe-chat/troupe/persistence"
+	"github.com/troupe-chat/troupe/persistence/faults"
 	"github.com/troupe-chat/troupe/persistence/stores"
 	"github.com/troupe-chat/troupe/transport"
 	"github.com/troupe-chat/troupe/transport/auth"
@@ -27,7 +28,7 @@ type App struct {
 	Addr   net.Addr // the bound address
 	engine *actors.Engine
 	server *transport.Server
-	store  persistence.Store
+	store  *faults.Store // the configured store, with drill faults off until injected
 	log    *slog.Logger
 	served chan error
 }
@@ -58,7 +59,8 @@ func Start(ctx context.Context, cfg configs.Config, log *slog.Logger) (*App, err
 	return a, nil
 }
 
-func start(cfg configs.Config, log *slog.Logger, store persistence.Store) (*App, error) {
+func start(cfg configs.Config, log *slog.Logger, opened persistence.Store) (*App, error) {
+	store := faults.Wrap(opened)
 	reg := registry.New()
 	m := metrics.New(reg)
 	var verifier actors.TokenVerifier
@@ -125,6 +127,9 @@ func start(cfg configs.Config, log *slog.Logger, store persistence.Store) (*App,
 // Engine returns the running actor engine, for in-process operations such as
 // recovery drills.
 func (a *App) Engine() *actors.Engine { return a.engine }
+
+// Faults returns the store's fault switch, for store-stall drills.
+func (a *App) Faults() *faults.Store { return a.store }
 
 // Served reports the end of serving (an error only if serving failed).
 func (a *App) Served() <-chan error { return a.served }
