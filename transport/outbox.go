@@ -192,8 +192,27 @@ func (s *socket) sendClose(code int, reason string) {
 		s.abort()
 		return
 	}
-	if err := s.conn.SetReadDeadline(time.Now().Add(s.closeLinger)); err != nil {
+	// Nothing follows our close frame: half-close the TCP connection, so the
+	// client reads it to the end and gws's echo of the client's answering
+	// close frame is not sent as a second close frame.
+	if hc, ok := s.conn.NetConn().(interface{ CloseWrite() error }); ok {
+		_ = hc.CloseWrite() // best effort: without it the client just gets the echo
+	}
+	s.mu.Lock()
+	err := s.conn.SetReadDeadline(time.Now().Add(s.closeLinger))
+	s.mu.Unlock()
+	if err != nil {
 		s.abort()
+	}
+}
+
+// extendRead pushes the read deadline to d from now, unless the connection is
+// closing (then the close linger deadline stands).
+func (s *socket) extendRead(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closing {
+		_ = s.conn.SetReadDeadline(time.Now().Add(d)) // fails only on a closed socket
 	}
 }
 

@@ -53,9 +53,14 @@ func (h *wsHandler) OnClose(c *gws.Conn, err error) {
 	code := wc.sock.sentCode()
 	if code == 0 {
 		var ce *gws.CloseError
+		var status interface{ Uint16() uint16 } // gws's close codes for read faults (1002, 1009, …)
 		switch {
 		case errors.As(err, &ce):
 			code = int(ce.Code)
+		case errors.Is(err, gws.ErrTextEncoding):
+			code = actors.CloseInvalidUTF8
+		case errors.As(err, &status):
+			code = int(status.Uint16())
 		default:
 			code = actors.CloseAbnormal
 		}
@@ -66,8 +71,12 @@ func (h *wsHandler) OnClose(c *gws.Conn, err error) {
 
 // OnPing implements gws.Event.
 func (h *wsHandler) OnPing(c *gws.Conn, payload []byte) {
-	if wc := connOf(c); wc != nil {
+	wc := connOf(c)
+	if wc != nil {
 		h.srv.alive(c, wc)
+		if wc.sock.sentCode() != 0 {
+			return // our close frame is out: nothing may follow it
+		}
 	}
 	_ = c.WritePong(payload) // a failed write ends the read loop by itself
 }
@@ -178,9 +187,7 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) {
 // for dead TCP peers) forward.
 func (s *Server) alive(c *gws.Conn, wc *wsConn) {
 	wc.sock.touch()
-	if !wc.sock.isClosing() {
-		_ = c.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout + s.cfg.HeartbeatInterval)) // fails only on a closed socket
-	}
+	wc.sock.extendRead(s.cfg.IdleTimeout + s.cfg.HeartbeatInterval)
 }
 
 func offersSubprotocol(r *http.Request, want string) bool {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lxzan/gws"
 )
 
 // HTTP-level tests: the WebSocket handshake as bytes on a socket, the plain
@@ -455,5 +457,107 @@ func TestMalformedUpgrades(t *testing.T) {
 	}
 	if code, _, _ := httpGet(t, addr, "/healthz"); code != http.StatusOK {
 		t.Fatalf("/healthz after bad upgrades: %d", code)
+	}
+}
+
+// TestServerCloseHandshake checks the close handshake the server starts (here
+// at the hello deadline): one close frame with the code, then, after the
+// client answers with its own close frame, the end of the stream — no second
+// close frame and no pong after the close.
+func TestServerCloseHandshake(t *testing.T) {
+	a := startServer(t, "--hello-timeout", "100ms")
+	h := rawUpgrade(t, a.Addr.String(), "troupe.v1")
+	if h.resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %s", h.resp.Status)
+	}
+	op, p := h.readFrame(t)
+	if op != 0x8 || len(p) < 2 || binary.BigEndian.Uint16(p) != 1008 {
+		t.Fatalf("got opcode %#x payload %q, want a 1008 close frame", op, p)
+	}
+	// A ping and then the answering close frame (both masked client frames).
+	mask := [4]byte{1, 2, 3, 4}
+	code := []byte{0x03, 0xf0} // 1008
+	for i := range code {
+		code[i] ^= mask[i%4]
+	}
+	frames := append([]byte{0x89, 0x80}, mask[:]...)
+	frames = append(frames, 0x88, 0x82)
+	frames = append(frames, mask[:]...)
+	frames = append(frames, code...)
+	if _, err := h.conn.Write(frames); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	rest, err := io.ReadAll(h.br)
+	if err != nil {
+		t.Fatalf("read after the close handshake: %v", err)
+	}
+	if len(rest) != 0 {
+		t.Fatalf("server sent %d more bytes after its close frame: %x", len(rest), rest)
+	}
+}
+
+// TestCloseCodesCounted checks that closes gws starts on a read fault (1009 for
+// an oversized frame, 1007 for invalid UTF-8) are counted under their codes.
+func TestCloseCodesCounted(t *testing.T) {
+	a := startServer(t)
+	addr := a.Addr.String()
+	big := mustDial(t, addr)
+	big.hello("big")
+	if err := big.conn.WriteString(`{"type":"ping","pad":"` + strings.Repeat("x", 70_000) + `"}`); err != nil {
+		t.Fatal(err)
+	}
+	if code := big.waitClose(); code != 1009 {
+		t.Fatalf("oversized frame closed with %d, want 1009", code)
+	}
+	utf := mustDial(t, addr)
+	utf.hello("utf")
+	if err := utf.conn.WriteMessage(gws.OpcodeText, []byte("{\"type\":\"ping\",\"x\":\"\xff\"}")); err != nil {
+		t.Fatal(err)
+	}
+	if code := utf.waitClose(); code != 1007 {
+		t.Fatalf("invalid UTF-8 closed with %d, want 1007", code)
+	}
+	// The server counts a close when its read loop ends, which may trail the
+	// client's view by a moment: scrape until both are there.
+	deadline := time.Now().Add(frameWait)
+	for {
+		_, samples := scrape(t, addr)
+		got := map[string]float64{}
+		for _, s := range samples {
+			got[s.name] = s.value
+		}
+		if got[`troupe_connections_closed_total{code="1009"}`] == 1 && got[`troupe_connections_closed_total{code="1007"}`] == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("closes by code: 1009=%v 1007=%v, want 1 each", got[`troupe_connections_closed_total{code="1009"}`], got[`troupe_connections_closed_total{code="1007"}`])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestAbandonedHelloSessionsExpire drops connections right after their hello,
+// before the welcome can arrive: every session opened for them still expires
+// after the grace period instead of staying attached to a dead connection.
+func TestAbandonedHelloSessionsExpire(t *testing.T) {
+	a := startServer(t, "--session-grace", "100ms")
+	addr := a.Addr.String()
+	for range 50 {
+		h := rawUpgrade(t, addr, "troupe.v1")
+		h.writeText(t, `{"type":"hello","id":1,"name":"gone"}`)
+		h.conn.Close()
+	}
+	deadline := time.Now().Add(frameWait)
+	for {
+		_, samples := scrape(t, addr)
+		active := sample(t, samples, "troupe_sessions_active")
+		conns := sample(t, samples, "troupe_connections_active")
+		if active == 0 && conns == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%v sessions and %v connections still active after the grace period", active, conns)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
