@@ -94,11 +94,13 @@ type Ping struct {
 }
 
 // Rejected is a frame the decoder refused: the connection actor answers it with an
-// error frame (or, before welcome, closes the connection with 1008).
+// error frame (or, before welcome, closes the connection with 1008 unless the
+// frame was a hello).
 type Rejected struct {
 	ID      int64 // 0 when the frame carried no valid id
 	Code    string
 	Message string
+	Hello   bool // the frame was a hello: before welcome it gets an error, not a close
 }
 
 // SocketClosed tells the connection actor that its socket is gone.

@@ -84,6 +84,11 @@ func (c *connActor) Receive(ctx actor.Context) {
 		root, self := c.env.root, c.self
 		c.helloTimer = time.AfterFunc(c.env.cfg.HelloTimeout, func() { root.Send(self, &helloDeadline{}) })
 	case *actor.Stopping:
+		if c.phase != phaseClosed {
+			// Stopped from above (its shard restarted or the engine stopped):
+			// the socket must not outlive its actor.
+			c.peer.Close(CloseInternal, "connection actor stopped")
+		}
 		c.cleanup(ctx)
 	case SocketClosed:
 		c.phase = phaseClosed
@@ -130,6 +135,10 @@ func (c *connActor) frame(ctx actor.Context, m any) {
 	case phaseHello:
 		if h, ok := m.(Hello); ok {
 			c.hello(ctx, h)
+			return
+		}
+		if r, ok := m.(Rejected); ok && r.Hello {
+			c.fail(r.ID, r.Code, r.Message) // a failed hello may be tried again
 			return
 		}
 		if _, ok := m.(Rejected); ok || isCommand(m) {

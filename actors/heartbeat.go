@@ -49,7 +49,7 @@ func (h *heartbeatShard) Receive(ctx actor.Context) {
 	case *actor.Started:
 		h.self = ctx.Self()
 		h.startTicker()
-	case *actor.Stopping:
+	case *actor.Stopping, *actor.Restarting:
 		h.stopTicker()
 	case *spawnConn:
 		if h.closed {

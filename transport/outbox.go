@@ -26,6 +26,7 @@ type socket struct {
 
 	mu          sync.Mutex
 	queue       [][]byte // guarded by mu
+	writingN    int      // guarded by mu: frames the writer took and has not finished writing
 	spare       [][]byte // guarded by mu: the previous queue's backing array, reused
 	ping        bool     // guarded by mu: a ping is due
 	writing     bool     // guarded by mu: a writer goroutine runs
@@ -46,7 +47,7 @@ func (s *socket) Enqueue(frame []byte) bool {
 		s.mu.Unlock()
 		return false
 	}
-	if len(s.queue) >= s.limit {
+	if len(s.queue)+s.writingN >= s.limit {
 		s.mu.Unlock()
 		s.metrics.SlowConsumerCloses.Inc()
 		s.metrics.Drops.WithLabelValues("slow_consumer").Inc()
@@ -54,7 +55,7 @@ func (s *socket) Enqueue(frame []byte) bool {
 		return false
 	}
 	s.queue = append(s.queue, frame)
-	depth := len(s.queue)
+	depth := len(s.queue) + s.writingN
 	s.startWriter()
 	s.mu.Unlock()
 	if depth&63 == 1 {
@@ -131,6 +132,7 @@ func (s *socket) write() {
 		s.mu.Lock()
 		frames := s.queue
 		s.queue, s.spare = s.spare[:0], nil // the writer owns frames until it hands them back as spare
+		s.writingN = len(frames)
 		ping := s.ping
 		s.ping = false
 		closeNow := len(frames) == 0 && !ping && s.closing && !s.closeSent
@@ -164,6 +166,7 @@ func (s *socket) write() {
 		}
 		s.mu.Lock()
 		s.spare = frames[:0]
+		s.writingN = 0
 		s.mu.Unlock()
 		if !ok {
 			s.abort()

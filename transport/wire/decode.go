@@ -178,7 +178,12 @@ func Decode(payload []byte, lim Limits) any {
 	}
 	switch string(raw) {
 	case TypeHello:
-		return d.hello()
+		cmd := d.hello()
+		if r, ok := cmd.(actors.Rejected); ok {
+			r.Hello = true
+			return r
+		}
+		return cmd
 	case TypeRefresh:
 		return d.refresh()
 	case TypeJoin:
