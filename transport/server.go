@@ -33,6 +33,8 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	ReadHeaderTimeout time.Duration
 	CloseLinger       time.Duration // how long to wait for a client's close frame
+	MaxConns          int           // open connections in total; 0: no limit
+	MaxConnsPerIP     int           // open connections per client IP; 0: no limit
 }
 
 // Deps are the transport's collaborators.
@@ -65,6 +67,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	conns    map[*wsConn]struct{} // guarded by mu
+	admitted *admission           // guarded by mu
 	ln       net.Listener         // guarded by mu
 	draining bool                 // guarded by mu: Shutdown began; upgrades are refused
 }
@@ -89,8 +92,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s := &Server{
 		cfg: cfg, engine: deps.Engine, store: deps.Store, verifier: deps.Verifier,
 		metrics: deps.Metrics, gatherer: deps.Gatherer, log: deps.Logger.With("component", "transport"),
-		limits: wire.Limits{MaxTextBytes: cfg.MaxTextBytes, HistoryMax: cfg.HistoryMax},
-		conns:  make(map[*wsConn]struct{}),
+		limits:   wire.Limits{MaxTextBytes: cfg.MaxTextBytes, HistoryMax: cfg.HistoryMax},
+		conns:    make(map[*wsConn]struct{}),
+		admitted: newAdmission(cfg.MaxConns, cfg.MaxConnsPerIP),
 	}
 	handler := &wsHandler{srv: s}
 	opt := func(sub []string) *gws.ServerOption {
@@ -200,6 +204,7 @@ func (s *Server) connOpened(wc *wsConn) {
 func (s *Server) connClosed(wc *wsConn, code int) {
 	s.mu.Lock()
 	delete(s.conns, wc)
+	s.admitted.release(wc.ip)
 	s.mu.Unlock()
 	s.metrics.ConnectionsActive.Dec()
 	s.metrics.CloseCode(code)

@@ -21,6 +21,7 @@ const sessionKey = "troupe"
 type wsConn struct {
 	sock   *socket
 	handle *actors.ConnHandle
+	ip     string // the client IP its admission slot is counted under
 	opened time.Time
 	log    *slog.Logger
 }
@@ -107,6 +108,30 @@ func (h *wsHandler) OnMessage(c *gws.Conn, msg *gws.Message) {
 	wc.handle.Post(cmd)
 }
 
+// refuseAtLimit completes the upgrade only to close it with 1013 (PROTOCOL.md
+// "Close codes"), so browser clients, which never see an HTTP status, learn to
+// retry later.
+func (s *Server) refuseAtLimit(w http.ResponseWriter, r *http.Request, limit string) {
+	s.metrics.UpgradesRejected.WithLabelValues(limit).Inc()
+	s.metrics.LimitRejections.WithLabelValues(limit).Inc()
+	c, err := s.upgraderFor(r).Upgrade(w, r)
+	if err != nil {
+		return // the handshake failed; gws has answered it
+	}
+	_ = c.WriteClose(actors.CloseTryAgainLater, []byte("server at its connection limit; retry later")) // closes the socket either way
+	s.metrics.CloseCode(actors.CloseTryAgainLater)
+}
+
+// upgraderFor picks the upgrader that echoes troupe.v1 when the client offers it.
+func (s *Server) upgraderFor(r *http.Request) *gws.Upgrader {
+	if !offersSubprotocol(r, wire.Subprotocol) {
+		return s.plainUpgrader
+	}
+	// gws reads only the first header line; RFC 6455 §11.3.4 allows several.
+	r.Header.Set("Sec-WebSocket-Protocol", strings.Join(r.Header.Values("Sec-WebSocket-Protocol"), ","))
+	return s.troupeUpgrader
+}
+
 // upgrade authenticates an upgrade request, then hands the socket to gws and
 // the engine.
 func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) {
@@ -119,6 +144,7 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) {
 	}
 	// Registering the read loop before hijacking, under mu, lets Shutdown wait
 	// for every connection it did not refuse.
+	ip := remoteIP(r)
 	s.mu.Lock()
 	if s.draining {
 		s.mu.Unlock()
@@ -126,11 +152,19 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
 		return
 	}
+	if limit := s.admitted.admit(ip); limit != "" {
+		s.mu.Unlock()
+		s.refuseAtLimit(w, r, limit)
+		return
+	}
 	s.readers.Add(1)
 	s.mu.Unlock()
 	started := false
 	defer func() {
 		if !started {
+			s.mu.Lock()
+			s.admitted.release(ip)
+			s.mu.Unlock()
 			s.readers.Done()
 		}
 	}()
@@ -149,19 +183,12 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) {
 		}
 		claims = &cl
 	}
-	up := s.plainUpgrader
-	if offersSubprotocol(r, wire.Subprotocol) {
-		up = s.troupeUpgrader
-		// gws reads only the first header line; RFC 6455 §11.3.4 allows several.
-		r.Header.Set("Sec-WebSocket-Protocol", strings.Join(r.Header.Values("Sec-WebSocket-Protocol"), ","))
-	}
-	c, err := up.Upgrade(w, r)
+	c, err := s.upgraderFor(r).Upgrade(w, r)
 	if err != nil {
 		s.metrics.UpgradesRejected.WithLabelValues("handshake").Inc()
 		s.log.Debug("upgrade failed", "err", err)
 		return
 	}
-	ip := remoteIP(r)
 	sock := &socket{
 		conn: c, limit: s.cfg.OutboxSize, writeTimeout: s.cfg.WriteTimeout,
 		closeLinger: s.cfg.CloseLinger, metrics: s.metrics, writers: &s.writers,
@@ -172,7 +199,7 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) {
 		_ = c.WriteClose(actors.CloseGoingAway, []byte("server shutting down")) // the socket is dropped either way
 		return
 	}
-	wc := &wsConn{sock: sock, handle: handle, opened: time.Now(), log: s.log.With("ip", ip)}
+	wc := &wsConn{sock: sock, handle: handle, ip: ip, opened: time.Now(), log: s.log.With("ip", ip)}
 	c.Session().Store(sessionKey, wc)
 	s.connOpened(wc)
 	_ = c.SetReadDeadline(time.Now().Add(s.cfg.HelloTimeout + s.cfg.HeartbeatInterval))

@@ -110,6 +110,8 @@ func start(cfg configs.Config, log *slog.Logger, opened persistence.Store) (*App
 		HelloTimeout:      cfg.HelloTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		HeartbeatInterval: cfg.HeartbeatInterval,
+		MaxConns:          cfg.MaxConns,
+		MaxConnsPerIP:     cfg.MaxConnsPerIP,
 	}, transport.Deps{Engine: engine, Store: store, Verifier: verifier, Metrics: m, Gatherer: reg, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("app: transport: %w", err)

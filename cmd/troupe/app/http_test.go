@@ -38,7 +38,14 @@ type handshake struct {
 // and reads the response head exactly as the server sent it.
 func rawUpgrade(t *testing.T, addr string, protocolLines ...string) *handshake {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
+	return rawUpgradeFrom(t, "127.0.0.1", addr, protocolLines...)
+}
+
+// rawUpgradeFrom is rawUpgrade from a given loopback source address.
+func rawUpgradeFrom(t *testing.T, localIP, addr string, protocolLines ...string) *handshake {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(localIP)}}
+	conn, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
@@ -559,5 +566,71 @@ func TestAbandonedHelloSessionsExpire(t *testing.T) {
 			t.Fatalf("%v sessions and %v connections still active after the grace period", active, conns)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// closeFrameCode reads frames until a close frame and returns its code.
+func (h *handshake) closeFrameCode(t *testing.T) int {
+	t.Helper()
+	for {
+		op, p := h.readFrame(t)
+		if op == 0x8 {
+			if len(p) < 2 {
+				return 1005
+			}
+			return int(binary.BigEndian.Uint16(p))
+		}
+	}
+}
+
+// TestConnectionLimits refuses connections past --max-conns and
+// --max-conns-per-ip with close 1013, counts the refusals, and admits again
+// once a connection has gone.
+func TestConnectionLimits(t *testing.T) {
+	a := startServer(t, "--max-conns", "3", "--max-conns-per-ip", "2")
+	addr := a.Addr.String()
+	first := rawUpgradeFrom(t, "127.0.0.1", addr, "troupe.v1")
+	first.helloOverRaw(t)
+	second := rawUpgradeFrom(t, "127.0.0.1", addr, "troupe.v1")
+	second.helloOverRaw(t)
+
+	perIP := rawUpgradeFrom(t, "127.0.0.1", addr, "troupe.v1")
+	if perIP.resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("refused upgrade answered %s, want 101 then a 1013 close", perIP.resp.Status)
+	}
+	if code := perIP.closeFrameCode(t); code != 1013 {
+		t.Fatalf("third connection from one IP closed with %d, want 1013", code)
+	}
+	other := rawUpgradeFrom(t, "127.0.0.2", addr, "troupe.v1")
+	other.helloOverRaw(t)
+	total := rawUpgradeFrom(t, "127.0.0.3", addr, "troupe.v1")
+	if code := total.closeFrameCode(t); code != 1013 {
+		t.Fatalf("fourth connection closed with %d, want 1013", code)
+	}
+
+	first.conn.Close()
+	// The slot comes back when the server sees the close; until then a new
+	// connection is refused, so try until one is admitted.
+	deadline := time.Now().Add(frameWait)
+	for {
+		h := rawUpgradeFrom(t, "127.0.0.1", addr, "troupe.v1")
+		h.writeText(t, `{"type":"hello","id":7,"name":"raw"}`)
+		if op, _ := h.readFrame(t); op == 0x1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no connection admitted after one closed")
+		}
+		h.conn.Close()
+	}
+	_, samples := scrape(t, addr)
+	if n := sample(t, samples, `troupe_limit_rejections_total{limit="max_conns_per_ip"}`); n < 1 {
+		t.Errorf("max_conns_per_ip rejections = %v", n)
+	}
+	if n := sample(t, samples, `troupe_limit_rejections_total{limit="max_conns"}`); n < 1 {
+		t.Errorf("max_conns rejections = %v", n)
+	}
+	if n := sample(t, samples, `troupe_connections_closed_total{code="1013"}`); n < 2 {
+		t.Errorf("1013 closes = %v, want at least 2", n)
 	}
 }
