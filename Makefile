@@ -24,6 +24,7 @@ vet:
 
 fuzz:
 	$(GO) test ./transport/wire/ -run '^$$' -fuzz FuzzDecode -fuzztime 60s
+	$(GO) test ./cmd/troupe/app/ -run '^$$' -fuzz FuzzConnectionFrames -fuzztime 60s -fuzzminimizetime 0s
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
