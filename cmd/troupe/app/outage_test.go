@@ -69,17 +69,9 @@ func TestStoreOutageKeepsAcceptedMessages(t *testing.T) {
 			}
 			seen := 0
 			for seen < count {
-				f := watcher.next()
-				var msgs []any
-				switch f["type"] {
-				case "message":
-					msgs = []any{f["msg"]}
-				case "batch":
-					msgs = f["msgs"].([]any)
-				}
-				for _, m := range msgs {
+				for _, m := range messagesOf(watcher.next()) {
 					seen++
-					if off := m.(map[string]any)["offset"]; off != float64(seen) {
+					if off := m["offset"]; off != float64(seen) {
 						t.Fatalf("watcher got offset %v, want %d", off, seen)
 					}
 				}

@@ -39,14 +39,27 @@ type streamLog struct {
 
 func newStreamLog() *streamLog { return &streamLog{texts: make(map[uint64]string)} }
 
-// take records a message or batch frame; it reports false for other frames.
-func (s *streamLog) take(f map[string]any) bool {
-	var msgs []any
+// messagesOf returns the messages a message or batch frame carries (none for
+// other frames).
+func messagesOf(f map[string]any) []map[string]any {
+	var raw []any
 	switch f["type"] {
 	case "message":
-		msgs = []any{f["msg"]}
+		raw = []any{f["msg"]}
 	case "batch":
-		msgs, _ = f["msgs"].([]any)
+		raw, _ = f["msgs"].([]any)
+	}
+	out := make([]map[string]any, 0, len(raw))
+	for _, m := range raw {
+		out = append(out, m.(map[string]any))
+	}
+	return out
+}
+
+// take records a message or batch frame; it reports false for other frames.
+func (s *streamLog) take(f map[string]any) bool {
+	switch f["type"] {
+	case "message", "batch":
 	case "system":
 		if f["event"] == "room_restarted" {
 			s.restarts++
@@ -55,8 +68,7 @@ func (s *streamLog) take(f map[string]any) bool {
 	default:
 		return false
 	}
-	for _, m := range msgs {
-		m := m.(map[string]any)
+	for _, m := range messagesOf(f) {
 		off := uint64(m["offset"].(float64))
 		s.order = append(s.order, off)
 		s.texts[off] = m["text"].(string)

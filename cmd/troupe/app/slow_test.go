@@ -54,16 +54,8 @@ func TestSlowConsumerIsClosedOthersGetEverything(t *testing.T) {
 	for i, c := range readers {
 		next := uint64(1)
 		for next <= count {
-			f := c.next()
-			var msgs []any
-			switch f["type"] {
-			case "message":
-				msgs = []any{f["msg"]}
-			case "batch":
-				msgs = f["msgs"].([]any)
-			}
-			for _, m := range msgs {
-				off := uint64(m.(map[string]any)["offset"].(float64))
+			for _, m := range messagesOf(c.next()) {
+				off := uint64(m["offset"].(float64))
 				if off != next {
 					t.Fatalf("reader-%d: offset %d, want %d", i, off, next)
 				}
