@@ -332,7 +332,7 @@ func (e *Engine) reroute(ev any) {
 		return
 	}
 	if e.draining.Load() && kind == "room" {
-		e.refuse(dl.Message)
+		answerUnavailable(e.env, name, dl.Message, "the server is shutting down")
 		return
 	}
 	switch kind {
@@ -344,20 +344,5 @@ func (e *Engine) reroute(ev any) {
 	case "user":
 		u := &userActor{env: e.env, id: name}
 		u.forward(dl.Message)
-	}
-}
-
-// refuse answers a room command that arrived after the rooms were drained.
-func (e *Engine) refuse(msg any) {
-	const text = "the server is shutting down"
-	switch m := msg.(type) {
-	case *publish:
-		failPublish(e.env, "", m, CodeUnavailable, text)
-	case *joinRoom:
-		e.env.sendTo(m.Peer, ErrorFrame{ID: m.ReqID, Code: CodeUnavailable, Message: text})
-	case *historyOf:
-		e.env.sendTo(m.Peer, ErrorFrame{ID: m.ID, Code: CodeUnavailable, Message: text})
-	case *presenceOf:
-		e.env.sendTo(m.Peer, ErrorFrame{ID: m.ID, Code: CodeUnavailable, Message: text})
 	}
 }

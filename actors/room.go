@@ -147,8 +147,10 @@ func (r *roomActor) Receive(ctx actor.Context) {
 
 // forward hands a command that reached this retired actor to its successor.
 func (r *roomActor) forward(msg any) {
-	switch msg.(type) {
-	case *joinRoom, *leaveRoom, *connGone, *publish, *typingIn, *presenceOf, *historyOf, *drainNow:
+	switch m := msg.(type) {
+	case *drainNow:
+		close(m.Done) // a retired room holds nothing
+	case *joinRoom, *leaveRoom, *connGone, *publish, *typingIn, *presenceOf, *historyOf:
 		r.env.registry.sendRoom(r.shell.name, msg)
 	}
 }
