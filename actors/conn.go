@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/jonboulle/clockwork"
 	"golang.org/x/time/rate"
 )
 
@@ -59,8 +60,8 @@ type connActor struct {
 	dropSecond int64 // the last second in which a frame was rate-limited
 	dropStreak int   // consecutive seconds with drops
 
-	helloTimer *time.Timer
-	expTimer   *time.Timer
+	helloTimer clockwork.Timer
+	expTimer   clockwork.Timer
 	expSeq     uint64
 	cleanedUp  bool
 }
@@ -82,7 +83,7 @@ func (c *connActor) Receive(ctx actor.Context) {
 		c.self = ctx.Self()
 		c.log = c.env.log.With("conn", c.self.Id, "ip", c.info.RemoteIP)
 		root, self := c.env.root, c.self
-		c.helloTimer = time.AfterFunc(c.env.cfg.HelloTimeout, func() { root.Send(self, &helloDeadline{}) })
+		c.helloTimer = c.env.clock.AfterFunc(c.env.cfg.HelloTimeout, func() { root.Send(self, &helloDeadline{}) })
 	case *actor.Stopping:
 		if c.phase != phaseClosed {
 			// Stopped from above (its shard restarted or the engine stopped):
@@ -333,6 +334,7 @@ func (c *connActor) welcome(ctx actor.Context, m *sessionOpened) {
 	c.helloTimer.Stop()
 	c.log = c.log.With("user", m.UserID, "session", m.Session)
 	cfg := c.env.cfg
+	c.armExpiry() // before the welcome: a client that sees it can rely on the timer
 	c.reply(Welcome{
 		ID: c.helloID, Session: m.Session, User: c.user, Resumed: m.Resumed,
 		HeartbeatMS: cfg.HeartbeatInterval.Milliseconds(), TimeoutMS: cfg.IdleTimeout.Milliseconds(),
@@ -340,7 +342,6 @@ func (c *connActor) welcome(ctx actor.Context, m *sessionOpened) {
 	})
 	ctx.Send(ctx.Parent(), &connWelcomed{Conn: c.self})
 	c.env.registry.sendUser(c.user.ID, &attachConn{Conn: c.self, Peer: c.peer, User: c.user})
-	c.armExpiry()
 	c.log.Debug("session opened", "resumed", m.Resumed)
 	queued := c.queued
 	c.queued = nil
@@ -361,7 +362,7 @@ func (c *connActor) armExpiry() {
 	}
 	d := c.claims.Expires.Add(c.env.cfg.TokenLeeway).Sub(c.env.clock.Now())
 	root, self, seq := c.env.root, c.self, c.expSeq
-	c.expTimer = time.AfterFunc(max(d, 0), func() { root.Send(self, &tokenExpired{seq: seq}) })
+	c.expTimer = c.env.clock.AfterFunc(max(d, 0), func() { root.Send(self, &tokenExpired{seq: seq}) })
 }
 
 func (c *connActor) refresh(_ actor.Context, m Refresh) {

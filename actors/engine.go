@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"github.com/jonboulle/clockwork"
+
 	"context"
 	"errors"
 	"fmt"
@@ -112,10 +114,6 @@ func (e *env) sendTo(o Outbox, f Frame) {
 	}
 }
 
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
 // Engine is troupe's actor system: it accepts connections from the transport
 // and runs their rooms, users and sessions.
 type Engine struct {
@@ -139,7 +137,7 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
 	if deps.Clock == nil {
-		deps.Clock = systemClock{}
+		deps.Clock = clockwork.NewRealClock()
 	}
 	log := deps.Logger
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {

@@ -2,9 +2,9 @@ package actors
 
 import (
 	"log/slog"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/jonboulle/clockwork"
 )
 
 // heartbeatShard is the parent and supervisor of a shard of connection actors.
@@ -15,7 +15,7 @@ type heartbeatShard struct {
 	env      *env
 	self     *actor.PID
 	children map[string]*shardChild // by connection actor id
-	ticker   *time.Ticker
+	ticker   clockwork.Ticker
 	stop     chan struct{}
 	done     chan struct{}
 	closed   bool // closeConns ran: no new connections
@@ -114,7 +114,7 @@ func (h *heartbeatShard) HandleFailure(_ *actor.ActorSystem, supervisor actor.Su
 }
 
 func (h *heartbeatShard) startTicker() {
-	h.ticker = time.NewTicker(h.env.cfg.HeartbeatInterval)
+	h.ticker = h.env.clock.NewTicker(h.env.cfg.HeartbeatInterval)
 	h.stop = make(chan struct{})
 	h.done = make(chan struct{})
 	root, self, ticker, stop, done := h.env.root, h.self, h.ticker, h.stop, h.done
@@ -122,7 +122,7 @@ func (h *heartbeatShard) startTicker() {
 		defer close(done)
 		for {
 			select {
-			case <-ticker.C:
+			case <-ticker.Chan():
 				root.Send(self, &heartbeatTick{})
 			case <-stop:
 				return

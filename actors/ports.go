@@ -1,6 +1,10 @@
 package actors
 
-import "time"
+import (
+	"time"
+
+	"github.com/jonboulle/clockwork"
+)
 
 // Ports: the narrow interfaces through which actors reach the outside world. The
 // transport implements them; actors never import a WebSocket, HTTP or SQL package.
@@ -42,7 +46,9 @@ type TokenVerifier interface {
 	Verify(token string) (Claims, error)
 }
 
-// Clock is the time source of actors, replaceable in tests.
-type Clock interface {
-	Now() time.Time
-}
+// Clock is the time source of connection deadlines: the hello deadline,
+// heartbeat ticks and idle timeouts, token expiry and session grace. Tests
+// replace it with clockwork's fake clock to drive those deadlines without
+// waiting for them. Room timers (store retry backoff, idle retirement) run on
+// real time.
+type Clock = clockwork.Clock

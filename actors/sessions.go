@@ -56,7 +56,7 @@ func (s *sessionsActor) Receive(ctx actor.Context) {
 		rec.expires = s.env.clock.Now().Add(s.env.cfg.SessionGrace)
 		rec.seq++
 		root, self, ev := s.env.root, s.self, &sessionExpiry{id: m.Session, seq: rec.seq}
-		time.AfterFunc(s.env.cfg.SessionGrace, func() { root.Send(self, ev) })
+		s.env.clock.AfterFunc(s.env.cfg.SessionGrace, func() { root.Send(self, ev) })
 	case *sessionExpiry:
 		if rec, ok := s.sessions[m.id]; ok && rec.conn == nil && rec.seq == m.seq {
 			delete(s.sessions, m.id)

@@ -1,8 +1,6 @@
 package actors
 
 import (
-	"time"
-
 	"github.com/asynkron/protoactor-go/actor"
 )
 
@@ -122,5 +120,5 @@ func (u *userActor) armIdle() {
 	}
 	u.idle++
 	root, self, token := u.env.root, u.self, u.idle
-	time.AfterFunc(u.env.cfg.SessionGrace, func() { root.Send(self, &userIdle{token: token}) })
+	u.env.clock.AfterFunc(u.env.cfg.SessionGrace, func() { root.Send(self, &userIdle{token: token}) })
 }

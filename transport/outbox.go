@@ -22,6 +22,7 @@ type socket struct {
 	writeTimeout time.Duration    // static
 	closeLinger  time.Duration    // static: how long to wait for the client's close frame
 	metrics      *metrics.Metrics // static
+	clock        actors.Clock     // static: the engine's clock, for LastActive
 	lastActive   atomic.Int64     // Unix nanoseconds of the last inbound frame
 
 	mu          sync.Mutex
@@ -95,7 +96,7 @@ func (s *socket) Close(code int, reason string) {
 // LastActive implements actors.Peer.
 func (s *socket) LastActive() time.Time { return time.Unix(0, s.lastActive.Load()) }
 
-func (s *socket) touch() { s.lastActive.Store(time.Now().UnixNano()) }
+func (s *socket) touch() { s.lastActive.Store(s.clock.Now().UnixNano()) }
 
 // isClosing reports whether the server started closing this connection, after
 // which the client's frames are no longer handled.

@@ -1,6 +1,8 @@
 package transport
 
 import (
+	"github.com/jonboulle/clockwork"
+
 	"context"
 	"errors"
 	"fmt"
@@ -45,6 +47,7 @@ type Deps struct {
 	Metrics  *metrics.Metrics
 	Gatherer prometheus.Gatherer // served at /metrics
 	Logger   *slog.Logger
+	Clock    actors.Clock // the engine's clock; nil: real time
 }
 
 // Server is troupe's HTTP front: WebSocket upgrades at /ws, health, readiness
@@ -57,6 +60,7 @@ type Server struct {
 	metrics        *metrics.Metrics     // static
 	gatherer       prometheus.Gatherer  // static
 	log            *slog.Logger         // static
+	clock          actors.Clock         // static
 	limits         wire.Limits          // static
 	troupeUpgrader *gws.Upgrader        // static: selects troupe.v1
 	plainUpgrader  *gws.Upgrader        // static: no subprotocol
@@ -89,9 +93,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
+	if deps.Clock == nil {
+		deps.Clock = clockwork.NewRealClock()
+	}
 	s := &Server{
 		cfg: cfg, engine: deps.Engine, store: deps.Store, verifier: deps.Verifier,
-		metrics: deps.Metrics, gatherer: deps.Gatherer, log: deps.Logger.With("component", "transport"),
+		metrics: deps.Metrics, gatherer: deps.Gatherer, log: deps.Logger.With("component", "transport"), clock: deps.Clock,
 		limits:   wire.Limits{MaxTextBytes: cfg.MaxTextBytes, HistoryMax: cfg.HistoryMax},
 		conns:    make(map[*wsConn]struct{}),
 		admitted: newAdmission(cfg.MaxConns, cfg.MaxConnsPerIP),

@@ -191,7 +191,7 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) {
 	}
 	sock := &socket{
 		conn: c, limit: s.cfg.OutboxSize, writeTimeout: s.cfg.WriteTimeout,
-		closeLinger: s.cfg.CloseLinger, metrics: s.metrics, writers: &s.writers,
+		closeLinger: s.cfg.CloseLinger, metrics: s.metrics, clock: s.clock, writers: &s.writers,
 	}
 	sock.touch()
 	handle, err := s.engine.Connect(sock, actors.ConnInfo{RemoteIP: ip, QueryClaims: claims, Opened: time.Now()})

@@ -3,6 +3,8 @@
 package app
 
 import (
+	"github.com/jonboulle/clockwork"
+
 	"context"
 	"errors"
 	"fmt"
@@ -46,26 +48,43 @@ func NewLogger(cfg configs.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
+// Option changes how Start builds the server; the defaults suit production.
+type Option func(*options)
+
+type options struct {
+	clock actors.Clock
+}
+
+// WithClock drives connection deadlines (hello, heartbeat, idle, token
+// expiry, session grace) from c instead of real time; tests pass a fake clock.
+func WithClock(c actors.Clock) Option {
+	return func(o *options) { o.clock = c }
+}
+
 // Start opens the store, starts the engine and begins serving on cfg.Addr.
-func Start(ctx context.Context, cfg configs.Config, log *slog.Logger) (*App, error) {
+func Start(ctx context.Context, cfg configs.Config, log *slog.Logger, opts ...Option) (*App, error) {
+	o := options{clock: clockwork.NewRealClock()}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	store, err := stores.Open(ctx, cfg.Store)
 	if err != nil {
 		return nil, fmt.Errorf("app: open store: %w", err)
 	}
-	a, err := start(cfg, log, store)
+	a, err := start(cfg, log, store, o)
 	if err != nil {
 		return nil, errors.Join(err, store.Close())
 	}
 	return a, nil
 }
 
-func start(cfg configs.Config, log *slog.Logger, opened persistence.Store) (*App, error) {
+func start(cfg configs.Config, log *slog.Logger, opened persistence.Store, o options) (*App, error) {
 	store := faults.Wrap(opened)
 	reg := registry.New()
 	m := metrics.New(reg)
 	var verifier actors.TokenVerifier
 	if cfg.JWTSecret != "" {
-		v, err := auth.New(auth.Options{HMACSecret: []byte(cfg.JWTSecret), Leeway: cfg.TokenLeeway})
+		v, err := auth.New(auth.Options{HMACSecret: []byte(cfg.JWTSecret), Leeway: cfg.TokenLeeway, Now: o.clock.Now})
 		if err != nil {
 			return nil, fmt.Errorf("app: token verifier: %w", err)
 		}
@@ -95,7 +114,7 @@ func start(cfg configs.Config, log *slog.Logger, opened persistence.Store) (*App
 	ecfg.DrainBatch = cfg.DrainBatch
 	ecfg.DrainInterval = cfg.DrainInterval
 	engine, err := actors.New(ecfg, actors.Deps{
-		Store: store, Encoder: wire.Encoder{}, Verifier: verifier, Metrics: m, Logger: log.With("component", "engine"),
+		Store: store, Encoder: wire.Encoder{}, Verifier: verifier, Metrics: m, Logger: log.With("component", "engine"), Clock: o.clock,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("app: engine: %w", err)
@@ -112,7 +131,7 @@ func start(cfg configs.Config, log *slog.Logger, opened persistence.Store) (*App
 		HeartbeatInterval: cfg.HeartbeatInterval,
 		MaxConns:          cfg.MaxConns,
 		MaxConnsPerIP:     cfg.MaxConnsPerIP,
-	}, transport.Deps{Engine: engine, Store: store, Verifier: verifier, Metrics: m, Gatherer: reg, Logger: log})
+	}, transport.Deps{Engine: engine, Store: store, Verifier: verifier, Metrics: m, Gatherer: reg, Logger: log, Clock: o.clock})
 	if err != nil {
 		return nil, fmt.Errorf("app: transport: %w", err)
 	}

@@ -1,6 +1,8 @@
 package app_test
 
 import (
+	"github.com/jonboulle/clockwork"
+
 	"bufio"
 	"context"
 	"encoding/hex"
@@ -38,6 +40,10 @@ import (
 //	quiet CLIENT                 nothing is pending: a ping's pong is the next frame
 //	drop CLIENT                  cut the TCP connection without a close frame
 //	mute CLIENT                  stop answering the server's pings
+//	clock fake                   run connection deadlines on a fake clock (before the first connect)
+//	timers N                     wait until the fake clock holds N timers and tickers
+//	                             (one ticker per heartbeat shard, then hello, expiry and grace timers)
+//	advance DURATION             move the fake clock forward, firing what falls due
 //	sendbig CLIENT BYTES         send a text frame of BYTES bytes
 //	sendhex CLIENT HEX           send the bytes HEX in a text frame (invalid UTF-8)
 //
@@ -65,6 +71,12 @@ const testSecret = "conversation-secret"
 // startServer runs a real server on 127.0.0.1:0 with a SQLite store in a temp dir.
 func startServer(t testing.TB, flags ...string) *app.App {
 	t.Helper()
+	return startServerWith(t, nil, flags...)
+}
+
+// startServerWith is startServer with app options (a fake clock, say).
+func startServerWith(t testing.TB, opts []app.Option, flags ...string) *app.App {
+	t.Helper()
 	args := append([]string{
 		"--addr", "127.0.0.1:0",
 		"--store", "sqlite://" + filepath.Join(t.TempDir(), "troupe.db"),
@@ -75,7 +87,7 @@ func startServer(t testing.TB, flags ...string) *app.App {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	a, err := app.Start(context.Background(), cfg, app.NewLogger(cfg, os.Stderr))
+	a, err := app.Start(context.Background(), cfg, app.NewLogger(cfg, os.Stderr), opts...)
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}
@@ -94,6 +106,7 @@ type conversation struct {
 	file    string
 	line    int
 	flags   []string
+	clock   *clockwork.FakeClock // nil: real time
 	srv     *app.App
 	clients map[string]*rawClient
 	vars    map[string]any
@@ -125,7 +138,11 @@ func (c *conversation) fatalf(format string, args ...any) {
 
 func (c *conversation) server() *app.App {
 	if c.srv == nil {
-		c.srv = startServer(c.t, c.flags...)
+		var opts []app.Option
+		if c.clock != nil {
+			opts = append(opts, app.WithClock(c.clock))
+		}
+		c.srv = startServerWith(c.t, opts, c.flags...)
 	}
 	return c.srv
 }
@@ -168,6 +185,27 @@ func (c *conversation) step(line string) {
 		}
 	case "token":
 		c.mintToken(rest)
+	case "clock":
+		if rest != "fake" || c.srv != nil {
+			c.fatalf("clock fake comes before the first connect")
+		}
+		c.clock = clockwork.NewFakeClockAt(time.Now())
+	case "timers":
+		n, err := strconv.Atoi(rest)
+		if err != nil || c.clock == nil {
+			c.fatalf("timers N needs a number and clock fake")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := c.clock.BlockUntilContext(ctx, n); err != nil {
+			c.fatalf("the server never held %d timers: %v", n, err)
+		}
+	case "advance":
+		d, err := time.ParseDuration(rest)
+		if err != nil || c.clock == nil {
+			c.fatalf("advance DURATION needs a duration and clock fake")
+		}
+		c.clock.Advance(d)
 	case "connect":
 		name, query, _ := strings.Cut(rest, " ")
 		cl, err := dial(c.t, c.server().Addr.String(), c.subst(strings.TrimSpace(query)), "troupe.v1")
@@ -257,7 +295,11 @@ func (c *conversation) mintToken(spec string) {
 			if err != nil {
 				c.fatalf("exp: %v", err)
 			}
-			cl.Expires = time.Now().Add(d)
+			now := time.Now()
+			if c.clock != nil {
+				now = c.clock.Now()
+			}
+			cl.Expires = now.Add(d)
 		case "rooms":
 			cl.Rooms = strings.Split(v, ",")
 		default:
