@@ -108,6 +108,8 @@ func (c *connActor) Receive(ctx actor.Context) {
 		c.peer.Close(CloseTakenOver, "session taken over by a newer connection")
 	case *kick:
 		c.peer.Close(m.Code, m.Reason)
+	case *crashConn:
+		panic(errConnCrashDrill)
 	case *roomJoined:
 		c.rooms[m.Room] = m.PID
 	case *roomJoinFailed:

@@ -230,6 +230,40 @@ func (e *Engine) CrashRoom(name string) bool {
 	return e.env.registry.sendActiveRoom(name, &crashRoom{})
 }
 
+// KillConns makes up to n welcomed connection actors panic, as a conn-kill
+// drill does: each one's socket is closed with 1011 and its siblings are
+// untouched. It returns how many it crashed.
+func (e *Engine) KillConns(n int) int {
+	killed := 0
+	for _, shard := range e.shards {
+		if killed >= n {
+			break
+		}
+		done := make(chan int, 1)
+		e.env.root.Send(shard, &killConns{Max: n - killed, Done: done})
+		killed += <-done
+	}
+	return killed
+}
+
+// Connections counts the welcomed connections that are not closing.
+func (e *Engine) Connections() int {
+	total := 0
+	for _, shard := range e.shards {
+		done := make(chan int, 1)
+		e.env.root.Send(shard, &countConns{Done: done})
+		total += <-done
+	}
+	return total
+}
+
+// CrashUser makes the user's actor panic once, as a user-crash drill does;
+// its supervisor restarts it with its connections. It reports whether the
+// user had a live actor.
+func (e *Engine) CrashUser(id string) bool {
+	return e.env.registry.sendLiveUser(id, &crashUser{})
+}
+
 // Rooms lists the active rooms.
 func (e *Engine) Rooms() []RoomStats { return e.env.registry.Rooms() }
 

@@ -22,6 +22,7 @@ type heartbeatShard struct {
 }
 
 type shardChild struct {
+	pid      *actor.PID
 	peer     Peer
 	welcomed bool
 	closing  bool // closed by a drain round
@@ -57,7 +58,7 @@ func (h *heartbeatShard) Receive(ctx actor.Context) {
 			return
 		}
 		pid := ctx.SpawnPrefix(newConnProps(h.env, m.Peer, m.Info), "conn/")
-		h.children[pid.Id] = &shardChild{peer: m.Peer}
+		h.children[pid.Id] = &shardChild{pid: pid, peer: m.Peer}
 		m.Reply <- pid
 	case *connWelcomed:
 		if c, ok := h.children[m.Conn.Id]; ok {
@@ -69,6 +70,10 @@ func (h *heartbeatShard) Receive(ctx actor.Context) {
 		h.tick()
 	case *closeConns:
 		m.Done <- h.closeConns(m)
+	case *killConns:
+		m.Done <- h.killConns(ctx, m.Max)
+	case *countConns:
+		m.Done <- h.welcomed()
 	}
 }
 
@@ -88,6 +93,33 @@ func (h *heartbeatShard) closeConns(m *closeConns) (left int) {
 		n++
 	}
 	return left
+}
+
+// killConns makes up to max welcomed connection actors panic; HandleFailure
+// then closes their sockets with 1011.
+func (h *heartbeatShard) killConns(ctx actor.Context, max int) int {
+	n := 0
+	for _, c := range h.children {
+		if n >= max {
+			break
+		}
+		if c.welcomed && !c.closing {
+			c.closing = true
+			ctx.Send(c.pid, &crashConn{})
+			n++
+		}
+	}
+	return n
+}
+
+func (h *heartbeatShard) welcomed() int {
+	n := 0
+	for _, c := range h.children {
+		if c.welcomed && !c.closing {
+			n++
+		}
+	}
+	return n
 }
 
 func (h *heartbeatShard) tick() {

@@ -188,3 +188,27 @@ type crashRoom struct{}
 
 // errCrashDrill is the panic value of a drilled room crash.
 var errCrashDrill = errors.New("actors: room crashed on purpose by a drill")
+
+// crashConn makes a connection actor panic (conn-kill drills).
+type crashConn struct{}
+
+// errConnCrashDrill is the panic value of a drilled connection crash.
+var errConnCrashDrill = errors.New("actors: connection crashed on purpose by a drill")
+
+// crashUser makes a user actor panic (user-crash drills).
+type crashUser struct{}
+
+// errUserCrashDrill is the panic value of a drilled user crash.
+var errUserCrashDrill = errors.New("actors: user crashed on purpose by a drill")
+
+// killConns asks a heartbeat shard to crash up to Max of its welcomed
+// connection actors. Done receives how many it crashed.
+type killConns struct {
+	Max  int
+	Done chan<- int
+}
+
+// countConns asks a heartbeat shard how many welcomed connections it holds.
+type countConns struct {
+	Done chan<- int
+}

@@ -67,6 +67,8 @@ func (u *userActor) handle(ctx actor.Context) {
 		ctx.Send(m.ReplyTo, &directDelivered{ReqID: m.ReqID, TS: m.Frame.TS, Delivered: n})
 	case *notifyUser:
 		m.Reply <- u.fanOut(m.Frame)
+	case *crashUser:
+		panic(errUserCrashDrill)
 	case *kick:
 		for _, p := range u.conns {
 			p.Close(m.Code, m.Reason)
