@@ -14,6 +14,11 @@ import (
 // false. Frames are shared between many outboxes and must not be modified.
 type Outbox interface {
 	Enqueue(frame []byte) bool
+	// Offer queues an ephemeral frame (typing) only while the queue is less
+	// than half full; otherwise it drops the frame and reports false. It never
+	// closes the connection: ephemera must not turn a busy client into a slow
+	// consumer.
+	Offer(frame []byte) bool
 }
 
 // Peer is the transport side of one connection as its actors see it.

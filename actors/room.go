@@ -913,11 +913,13 @@ func (r *roomActor) typing(m *typingIn) {
 		return
 	}
 	b := r.env.encoder.Encode(TypingPush{Room: r.shell.name, User: mem.user, On: m.On})
+	n := 0
 	for _, other := range r.shell.members.list {
-		if other.user.ID != mem.user.ID {
-			other.peer.Enqueue(b)
+		if other.user.ID != mem.user.ID && other.peer.Offer(b) {
+			n++
 		}
 	}
+	r.env.metrics.FramesOut.WithLabelValues("typing").Add(float64(n))
 }
 
 func (r *roomActor) presence(m *presenceOf) {

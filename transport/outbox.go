@@ -65,6 +65,24 @@ func (s *socket) Enqueue(frame []byte) bool {
 	return true
 }
 
+// Offer implements actors.Outbox: an ephemeral frame is queued only while
+// the queue is under half its bound, and dropped (counted) otherwise.
+func (s *socket) Offer(frame []byte) bool {
+	s.mu.Lock()
+	if s.closing || len(s.queue)+s.writingN >= max(s.limit/2, 1) {
+		closing := s.closing
+		s.mu.Unlock()
+		if !closing {
+			s.metrics.Drops.WithLabelValues("ephemeral").Inc()
+		}
+		return false
+	}
+	s.queue = append(s.queue, frame)
+	s.startWriter()
+	s.mu.Unlock()
+	return true
+}
+
 // Ping implements actors.Peer.
 func (s *socket) Ping() {
 	s.mu.Lock()

@@ -44,7 +44,12 @@ func rawUpgrade(t *testing.T, addr string, protocolLines ...string) *handshake {
 // rawUpgradeFrom is rawUpgrade from a given loopback source address.
 func rawUpgradeFrom(t *testing.T, localIP, addr string, protocolLines ...string) *handshake {
 	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(localIP)}}
+	return rawUpgradeWith(t, &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(localIP)}}, addr, protocolLines...)
+}
+
+// rawUpgradeWith is rawUpgrade through the given dialer.
+func rawUpgradeWith(t *testing.T, d *net.Dialer, addr string, protocolLines ...string) *handshake {
+	t.Helper()
 	conn, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatalf("dial: %v", err)

@@ -1,8 +1,11 @@
 package app_test
 
 import (
+	"errors"
 	"fmt"
+	"net"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -74,4 +77,73 @@ func TestSlowConsumerIsClosedOthersGetEverything(t *testing.T) {
 	if n := sample(t, samples, "troupe_slow_consumer_closes_total"); n != 1 {
 		t.Fatalf("slow-consumer closes = %v, want 1", n)
 	}
+}
+
+// TestTypingFloodIsDroppedNotFatal floods typing at a member that reads
+// nothing (with a tiny TCP receive window): typing is ephemeral, so the
+// server drops it once that member's outbox is half full instead of closing
+// the member as a slow consumer, and the member later receives the message
+// sent after the flood.
+func TestTypingFloodIsDroppedNotFatal(t *testing.T) {
+	a := startServer(t, "--rate-limit", "0", "--outbox-size", "32", "--write-timeout", "60s")
+	addr := a.Addr.String()
+	room := strings.Repeat("t", 64)
+	const flood = 40_000
+
+	d := &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		return errors.Join(err, serr)
+	}}
+	quiet := rawUpgradeWith(t, d, addr, "troupe.v1")
+	quiet.helloOverRaw(t)
+	quiet.writeText(t, fmt.Sprintf(`{"type":"join","id":8,"room":%q}`, room))
+	if op, p := quiet.readFrame(t); op != 0x1 || !strings.Contains(string(p), `"joined"`) {
+		t.Fatalf("quiet join: %q", p)
+	}
+	// From here on the quiet member reads nothing until the flood is over.
+
+	typist := mustDial(t, addr)
+	typist.hello(strings.Repeat("n", 32))
+	if f := typist.request(map[string]any{"type": "join", "room": room}); f["type"] != "joined" {
+		t.Fatalf("join: %v", f)
+	}
+	frame := fmt.Sprintf(`{"type":"typing","room":%q,"on":true}`, room)
+	for range flood {
+		typist.sendRaw(frame)
+	}
+	// The room handles the typist's frames in order: once this send is
+	// acked, the whole flood has been offered to the quiet member.
+	if ack := typist.request(map[string]any{"type": "send", "room": room, "text": "after the flood"}); ack["type"] != "ack" {
+		t.Fatalf("send after the flood: %v", ack)
+	}
+	_, samples := scrape(t, addr)
+	if n := sample(t, samples, `troupe_drops_total{reason="ephemeral"}`); n == 0 {
+		t.Fatal("no typing frame was dropped: the flood never filled the quiet member's outbox")
+	}
+	if n := sample(t, samples, "troupe_slow_consumer_closes_total"); n != 0 {
+		t.Fatalf("slow-consumer closes = %v, want 0", n)
+	}
+
+	if err := quiet.conn.SetDeadline(time.Now().Add(frameWait)); err != nil {
+		t.Fatal(err)
+	}
+	typing := 0
+	for {
+		op, p := quiet.readFrame(t)
+		if op == 0x8 {
+			t.Fatalf("quiet member closed with %q after %d typing frames", p, typing)
+		}
+		if strings.Contains(string(p), `"type":"typing"`) {
+			typing++
+			continue
+		}
+		if strings.Contains(string(p), "after the flood") {
+			break
+		}
+	}
+	if typing >= flood {
+		t.Fatalf("quiet member got all %d typing frames; none was dropped", typing)
+	}
+	t.Logf("quiet member received %d of %d typing frames", typing, flood)
 }
