@@ -61,6 +61,9 @@ type Config struct {
 	OutboxSize int `yaml:"outbox_size"`
 	// WriteTimeout bounds a single write to a connection (--write-timeout).
 	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// ReadHeaderTimeout bounds reading an HTTP request's head, against
+	// slow-loris clients (--read-header-timeout).
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
 	// MaxFrameBytes is the largest inbound frame accepted (--max-frame-bytes).
 	MaxFrameBytes int `yaml:"max_frame_bytes"`
 	// MaxTextBytes is the largest message text accepted; at most MaxFrameBytes
@@ -131,15 +134,16 @@ func Default() Config {
 		LogLevel:  "info",
 		LogFormat: "text",
 
-		RateLimit:       20,
-		RateBurst:       40,
-		OutboxSize:      1024,
-		WriteTimeout:    10 * time.Second,
-		MaxFrameBytes:   65536,
-		MaxTextBytes:    8192,
-		MaxRoomsPerConn: 100,
-		MaxMembers:      10000,
-		ShutdownTimeout: 30 * time.Second,
+		RateLimit:         20,
+		RateBurst:         40,
+		OutboxSize:        1024,
+		WriteTimeout:      10 * time.Second,
+		ReadHeaderTimeout: 5 * time.Second,
+		MaxFrameBytes:     65536,
+		MaxTextBytes:      8192,
+		MaxRoomsPerConn:   100,
+		MaxMembers:        10000,
+		ShutdownTimeout:   30 * time.Second,
 
 		RoomRestarts:      5,
 		RoomRestartWindow: 10 * time.Second,
@@ -195,6 +199,7 @@ func (c Config) Validate() error {
 		{"token-leeway", c.TokenLeeway},
 		{"hello-timeout", c.HelloTimeout},
 		{"write-timeout", c.WriteTimeout},
+		{"read-header-timeout", c.ReadHeaderTimeout},
 		{"shutdown-timeout", c.ShutdownTimeout},
 		{"room-restart-window", c.RoomRestartWindow},
 		{"room-idle-timeout", c.RoomIdleTimeout},

@@ -178,6 +178,7 @@ func newFlagSet(name string, c *Config, configPath *string) *flag.FlagSet {
 	fs.IntVar(&c.RateBurst, "rate-burst", c.RateBurst, "inbound frame burst per connection")
 	fs.IntVar(&c.OutboxSize, "outbox-size", c.OutboxSize, "outbound queue capacity per connection, in frames")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", c.WriteTimeout, "time limit of one write to a connection")
+	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", c.ReadHeaderTimeout, "time limit to read an HTTP request's head (slow-loris guard)")
 	fs.IntVar(&c.MaxFrameBytes, "max-frame-bytes", c.MaxFrameBytes, "largest inbound frame, in bytes")
 	fs.IntVar(&c.MaxTextBytes, "max-text-bytes", c.MaxTextBytes, "largest message text, in bytes (at most -max-frame-bytes)")
 	fs.IntVar(&c.MaxRoomsPerConn, "max-rooms-per-conn", c.MaxRoomsPerConn, "rooms one connection may join")

@@ -126,6 +126,7 @@ func start(cfg configs.Config, log *slog.Logger, opened persistence.Store, o opt
 		HistoryMax:        cfg.HistoryMax,
 		OutboxSize:        cfg.OutboxSize,
 		WriteTimeout:      cfg.WriteTimeout,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		HelloTimeout:      cfg.HelloTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		HeartbeatInterval: cfg.HeartbeatInterval,

@@ -639,3 +639,31 @@ func TestConnectionLimits(t *testing.T) {
 		t.Errorf("1013 closes = %v, want at least 2", n)
 	}
 }
+
+// TestSlowLorisIsCut sends half a request head and nothing more: the server
+// drops the connection at --read-header-timeout, and keeps serving others.
+func TestSlowLorisIsCut(t *testing.T) {
+	a := startServer(t, "--read-header-timeout", "200ms")
+	addr := a.Addr.String()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := c.Write([]byte("GET /ws HTTP/1.1\r\nHost: x\r\nX-Slow: ")); err != nil {
+		t.Fatal(err)
+	}
+	// Well under the 5s default, so the flag is what cut it.
+	if err := c.SetReadDeadline(time.Now().Add(3 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("the server kept a half-sent request open: %v", err)
+	}
+	if len(b) > 0 && !strings.HasPrefix(string(b), "HTTP/1.1 408") {
+		t.Fatalf("answered %q to a half-sent request", b)
+	}
+	ok := mustDial(t, addr)
+	ok.hello("after-loris")
+}
