@@ -19,57 +19,64 @@ import (
 
 // Config holds the engine's settings; cmd copies them from the server config.
 type Config struct {
-	Anonymous          bool
-	HeartbeatInterval  time.Duration
-	IdleTimeout        time.Duration
-	SessionGrace       time.Duration
-	TokenLeeway        time.Duration
-	HelloTimeout       time.Duration
-	RateLimit          float64 // frames/s per connection; 0 disables
-	RateBurst          int
-	MaxFrameBytes      int
-	MaxRoomsPerConn    int
-	MaxMembers         int
-	HistoryDefault     int
-	HistoryMax         int
-	RecoveryLimit      int
-	DedupWindow        int
-	HeartbeatShards    int // 0: 4 per CPU
-	RoomRestarts       int
-	RoomRestartWindow  time.Duration
-	RoomsRequireCreate bool
-	RoomIdleTimeout    time.Duration // a room without members stops after this
-	StoreTimeout       time.Duration // bound of one store call
-	MaxPendingPerRoom  int           // unstored messages a room holds before answering unavailable
-	DrainBatch         int           // connections each heartbeat shard closes per drain round; 0: all at once
-	DrainInterval      time.Duration // pause between drain rounds
+	Anonymous         bool
+	HeartbeatInterval time.Duration
+	IdleTimeout       time.Duration
+	SessionGrace      time.Duration
+	TokenLeeway       time.Duration
+	HelloTimeout      time.Duration
+	RateLimit         float64 // frames/s per connection; 0 disables
+	RateBurst         int
+	MaxFrameBytes     int
+	MaxRoomsPerConn   int
+	MaxMembers        int
+	HistoryDefault    int
+	HistoryMax        int
+	RecoveryLimit     int
+	DedupWindow       int
+	HeartbeatShards   int // 0: 4 per CPU
+	RoomRestarts      int
+	RoomRestartWindow time.Duration
+	// RoomRestartBackoff is the pause before the second restart of an actor
+	// within its window, doubling for each further one up to
+	// RoomRestartBackoffMax; the first restart is immediate.
+	RoomRestartBackoff    time.Duration
+	RoomRestartBackoffMax time.Duration
+	RoomsRequireCreate    bool
+	RoomIdleTimeout       time.Duration // a room without members stops after this
+	StoreTimeout          time.Duration // bound of one store call
+	MaxPendingPerRoom     int           // unstored messages a room holds before answering unavailable
+	DrainBatch            int           // connections each heartbeat shard closes per drain round; 0: all at once
+	DrainInterval         time.Duration // pause between drain rounds
 }
 
 // DefaultConfig returns the protocol's defaults.
 func DefaultConfig() Config {
 	return Config{
-		Anonymous:         true,
-		HeartbeatInterval: 25 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		SessionGrace:      30 * time.Second,
-		TokenLeeway:       5 * time.Second,
-		HelloTimeout:      10 * time.Second,
-		RateLimit:         20,
-		RateBurst:         40,
-		MaxFrameBytes:     65536,
-		MaxRoomsPerConn:   100,
-		MaxMembers:        10000,
-		HistoryDefault:    50,
-		HistoryMax:        200,
-		RecoveryLimit:     1000,
-		DedupWindow:       10000,
-		RoomRestarts:      5,
-		RoomRestartWindow: 10 * time.Second,
-		RoomIdleTimeout:   30 * time.Second,
-		StoreTimeout:      10 * time.Second,
-		MaxPendingPerRoom: 10000,
-		DrainBatch:        500,
-		DrainInterval:     100 * time.Millisecond,
+		Anonymous:             true,
+		HeartbeatInterval:     25 * time.Second,
+		IdleTimeout:           60 * time.Second,
+		SessionGrace:          30 * time.Second,
+		TokenLeeway:           5 * time.Second,
+		HelloTimeout:          10 * time.Second,
+		RateLimit:             20,
+		RateBurst:             40,
+		MaxFrameBytes:         65536,
+		MaxRoomsPerConn:       100,
+		MaxMembers:            10000,
+		HistoryDefault:        50,
+		HistoryMax:            200,
+		RecoveryLimit:         1000,
+		DedupWindow:           10000,
+		RoomRestarts:          5,
+		RoomRestartWindow:     10 * time.Second,
+		RoomRestartBackoff:    20 * time.Millisecond,
+		RoomRestartBackoffMax: 2 * time.Second,
+		RoomIdleTimeout:       30 * time.Second,
+		StoreTimeout:          10 * time.Second,
+		MaxPendingPerRoom:     10000,
+		DrainBatch:            500,
+		DrainInterval:         100 * time.Millisecond,
 	}
 }
 
@@ -97,6 +104,8 @@ type env struct {
 	sessions     *actor.PID
 	roomStrategy actor.SupervisorStrategy
 	userStrategy actor.SupervisorStrategy
+	// sessionsStrategy supervises the sessions actor.
+	sessionsStrategy actor.SupervisorStrategy
 	// incarnations numbers room actor incarnations engine-wide, so a store
 	// result always finds the incarnation that asked for it.
 	incarnations atomic.Uint64
@@ -147,8 +156,19 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 		cfg: cfg, store: deps.Store, encoder: deps.Encoder, verifier: deps.Verifier,
 		metrics: deps.Metrics, log: log, clock: deps.Clock, root: system.Root,
 	}
-	e.roomStrategy = newRoomStrategy(e)
-	e.userStrategy = actor.NewOneForOneStrategy(10, 10*time.Second, actor.DefaultDecider)
+	e.roomStrategy = &budgetStrategy{
+		env: e, kind: "room", max: cfg.RoomRestarts, window: cfg.RoomRestartWindow,
+		backoff: cfg.RoomRestartBackoff, backoffMax: cfg.RoomRestartBackoffMax,
+		onStop: deps.Metrics.RoomsStoppedByBudget.Inc,
+	}
+	e.userStrategy = &budgetStrategy{
+		env: e, kind: "user", max: 10, window: 10 * time.Second,
+		backoff: cfg.RoomRestartBackoff, backoffMax: cfg.RoomRestartBackoffMax,
+	}
+	e.sessionsStrategy = &budgetStrategy{
+		env: e, kind: "sessions", max: 10, window: 10 * time.Second,
+		backoff: cfg.RoomRestartBackoff, backoffMax: cfg.RoomRestartBackoffMax,
+	}
 	e.registry = newLocalRegistry(system.Root)
 	e.registry.newShell = newRoomShell
 	e.registry.roomProps = func(shell *roomShell, entry *roomEntry) *actor.Props { return newRoomProps(e, shell, entry) }

@@ -137,7 +137,7 @@ func (h *heartbeatShard) tick() {
 // HandleFailure implements actor.SupervisorStrategy for the shard's children.
 func (h *heartbeatShard) HandleFailure(_ *actor.ActorSystem, supervisor actor.Supervisor, child *actor.PID,
 	_ *actor.RestartStatistics, reason interface{}, _ interface{}) {
-	h.env.metrics.ActorRestarts.WithLabelValues("conn").Inc()
+	h.env.metrics.ActorCrashes.WithLabelValues("conn", failureReason(reason)).Inc()
 	h.env.log.Error("connection actor panicked; closing its socket", "conn", child.Id, slog.Any("reason", reason))
 	if c, ok := h.children[child.Id]; ok {
 		c.peer.Close(CloseInternal, "internal error")

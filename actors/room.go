@@ -219,9 +219,7 @@ func (r *roomActor) start(ctx actor.Context) {
 	r.self = ctx.Self()
 	r.gen = r.env.incarnations.Add(1)
 	r.dedup = make(map[dedupKey]*dedupSlot)
-	if r.shell.loaded {
-		r.env.metrics.ActorRestarts.WithLabelValues("room").Inc()
-	} else {
+	if !r.shell.loaded {
 		r.env.metrics.RoomsActive.Inc()
 	}
 	r.load()

@@ -31,7 +31,7 @@ type sessionExpiry struct {
 func newSessionsProps(e *env) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &sessionsActor{env: e, sessions: make(map[string]*sessionRecord), byConn: make(map[string]string)}
-	}, actor.WithGuardian(e.userStrategy))
+	}, actor.WithGuardian(e.sessionsStrategy))
 }
 
 // Receive implements actor.Actor.

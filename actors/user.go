@@ -42,7 +42,6 @@ func (u *userActor) Receive(ctx actor.Context) {
 		u.armIdle()
 	case *actor.Restarting:
 		u.env.metrics.UsersActive.Dec()
-		u.env.metrics.ActorRestarts.WithLabelValues("user").Inc()
 	case *actor.Stopped:
 		u.env.metrics.UsersActive.Dec()
 		u.env.registry.retireUser(u.id, u.entry)

@@ -91,6 +91,12 @@ type Config struct {
 	// RoomRestartWindow is the window RoomRestarts is counted over
 	// (--room-restart-window).
 	RoomRestartWindow time.Duration `yaml:"room_restart_window"`
+	// RoomRestartBackoff is the pause before a failing actor's second restart
+	// within the window, doubling for each further one (--room-restart-backoff);
+	// the first restart is immediate.
+	RoomRestartBackoff time.Duration `yaml:"room_restart_backoff"`
+	// RoomRestartBackoffMax caps that pause (--room-restart-backoff-max).
+	RoomRestartBackoffMax time.Duration `yaml:"room_restart_backoff_max"`
 	// RoomIdleTimeout is how long a room with no members stays in memory
 	// (--room-idle-timeout).
 	RoomIdleTimeout time.Duration `yaml:"room_idle_timeout"`
@@ -145,11 +151,13 @@ func Default() Config {
 		MaxMembers:        10000,
 		ShutdownTimeout:   30 * time.Second,
 
-		RoomRestarts:      5,
-		RoomRestartWindow: 10 * time.Second,
-		RoomIdleTimeout:   30 * time.Second,
-		DrainBatch:        500,
-		DrainInterval:     100 * time.Millisecond,
+		RoomRestarts:          5,
+		RoomRestartWindow:     10 * time.Second,
+		RoomRestartBackoff:    20 * time.Millisecond,
+		RoomRestartBackoffMax: 2 * time.Second,
+		RoomIdleTimeout:       30 * time.Second,
+		DrainBatch:            500,
+		DrainInterval:         100 * time.Millisecond,
 
 		HistoryDefault: 50,
 		HistoryMax:     200,
@@ -202,6 +210,7 @@ func (c Config) Validate() error {
 		{"read-header-timeout", c.ReadHeaderTimeout},
 		{"shutdown-timeout", c.ShutdownTimeout},
 		{"room-restart-window", c.RoomRestartWindow},
+		{"room-restart-backoff-max", c.RoomRestartBackoffMax},
 		{"room-idle-timeout", c.RoomIdleTimeout},
 		{"drain-interval", c.DrainInterval},
 	} {
@@ -256,6 +265,9 @@ func (c Config) Validate() error {
 		if n.v < 0 {
 			bad(n.flag, "must be >= 0, got %d", n.v)
 		}
+	}
+	if c.RoomRestartBackoff < 0 {
+		bad("room-restart-backoff", "must be >= 0, got %v", c.RoomRestartBackoff)
 	}
 	if c.HistoryDefault > 0 && c.HistoryMax > 0 && c.HistoryDefault > c.HistoryMax {
 		bad("history-default", "must not exceed --history-max (%d), got %d", c.HistoryMax, c.HistoryDefault)

@@ -191,6 +191,8 @@ func newFlagSet(name string, c *Config, configPath *string) *flag.FlagSet {
 
 	fs.IntVar(&c.RoomRestarts, "room-restarts", c.RoomRestarts, "restarts of a failing room allowed per -room-restart-window before it is stopped")
 	fs.DurationVar(&c.RoomRestartWindow, "room-restart-window", c.RoomRestartWindow, "window -room-restarts is counted over")
+	fs.DurationVar(&c.RoomRestartBackoff, "room-restart-backoff", c.RoomRestartBackoff, "pause before the second restart of a failing actor in its window, doubling after (0: none)")
+	fs.DurationVar(&c.RoomRestartBackoffMax, "room-restart-backoff-max", c.RoomRestartBackoffMax, "longest pause between restarts of a failing actor")
 	fs.DurationVar(&c.RoomIdleTimeout, "room-idle-timeout", c.RoomIdleTimeout, "how long a room without members stays in memory")
 	fs.IntVar(&c.DrainBatch, "drain-batch", c.DrainBatch, "connections each heartbeat shard closes per drain round at shutdown (0: all at once)")
 	fs.DurationVar(&c.DrainInterval, "drain-interval", c.DrainInterval, "pause between drain rounds at shutdown")

@@ -62,9 +62,12 @@ type Metrics struct {
 	// (troupe_publish_deliver_latency_seconds).
 	PublishDeliverLatency prometheus.Histogram
 
-	// ActorRestarts counts supervisor restarts of actors by actor kind
-	// (troupe_actor_restarts_total{kind}).
+	// ActorRestarts counts supervisor restarts of actors by actor kind and
+	// failure reason: drill, store or panic (troupe_actor_restarts_total{kind,reason}).
 	ActorRestarts *prometheus.CounterVec
+	// ActorCrashes counts actor panics by kind and reason, whether the actor
+	// was restarted or stopped (troupe_actor_crashes_total{kind,reason}).
+	ActorCrashes *prometheus.CounterVec
 	// RoomsStoppedByBudget counts rooms the rooms supervisor stopped because they
 	// exhausted their restart budget (troupe_rooms_stopped_total).
 	RoomsStoppedByBudget prometheus.Counter
@@ -176,8 +179,12 @@ func New(reg prometheus.Registerer) *Metrics {
 
 		ActorRestarts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "troupe_actor_restarts_total",
-			Help: "Actor restarts by their supervisor, by actor kind.",
-		}, []string{"kind"}),
+			Help: "Actor restarts by their supervisor, by actor kind and failure reason.",
+		}, []string{"kind", "reason"}),
+		ActorCrashes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "troupe_actor_crashes_total",
+			Help: "Actor panics, by actor kind and reason, restarted or not.",
+		}, []string{"kind", "reason"}),
 		RoomsStoppedByBudget: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "troupe_rooms_stopped_total",
 			Help: "Rooms stopped after exhausting their restart budget.",
@@ -227,7 +234,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.RoomsActive, m.UsersActive, m.SessionsActive,
 		m.MessagesStored, m.BatchSize,
 		m.StoreLatency, m.PublishDeliverLatency,
-		m.ActorRestarts, m.RoomsStoppedByBudget,
+		m.ActorRestarts, m.ActorCrashes, m.RoomsStoppedByBudget,
 		m.HeartbeatTimeouts, m.SlowConsumerCloses, m.LimitRejections, m.OutboxDepth,
 		m.ErrorsSent, m.MailboxDepth,
 		m.StoreRetries, m.DrillRuns,

@@ -57,7 +57,8 @@ func touch(m *Metrics) {
 	m.BatchSize.Observe(4)
 	m.StoreLatency.WithLabelValues("append").Observe(0.002)
 	m.PublishDeliverLatency.Observe(0.0001)
-	m.ActorRestarts.WithLabelValues("room").Inc()
+	m.ActorRestarts.WithLabelValues("room", "drill").Inc()
+	m.ActorCrashes.WithLabelValues("conn", "panic").Inc()
 	m.RoomsStoppedByBudget.Inc()
 	m.HeartbeatTimeouts.Inc()
 	m.SlowConsumerCloses.Inc()
@@ -70,6 +71,7 @@ func touch(m *Metrics) {
 }
 
 var wantNames = []string{
+	"troupe_actor_crashes_total",
 	"troupe_actor_restarts_total",
 	"troupe_connections_active",
 	"troupe_connections_closed_total",

@@ -109,6 +109,8 @@ func start(cfg configs.Config, log *slog.Logger, opened persistence.Store, o opt
 	ecfg.HeartbeatShards = cfg.HeartbeatShardCount()
 	ecfg.RoomRestarts = cfg.RoomRestarts
 	ecfg.RoomRestartWindow = cfg.RoomRestartWindow
+	ecfg.RoomRestartBackoff = cfg.RoomRestartBackoff
+	ecfg.RoomRestartBackoffMax = cfg.RoomRestartBackoffMax
 	ecfg.RoomsRequireCreate = cfg.RoomsRequireCreate
 	ecfg.RoomIdleTimeout = cfg.RoomIdleTimeout
 	ecfg.DrainBatch = cfg.DrainBatch

@@ -127,3 +127,45 @@ func TestUserCrashKeepsConnections(t *testing.T) {
 	default:
 	}
 }
+
+// TestRoomPastItsBudgetIsClosed crashes a room more often than its restart
+// budget allows: the first crashes restart it (room_restarted), the one past
+// the budget stops it (room_closed, reason crashed), and a later join starts
+// it again from the store with its stream intact.
+func TestRoomPastItsBudgetIsClosed(t *testing.T) {
+	a := startServer(t, "--room-restarts", "2", "--room-restart-backoff", "1ms")
+	addr := a.Addr.String()
+	const room = "fragile"
+	member, _ := joinedClient(t, addr, "member", room)
+	if ack := member.request(map[string]any{"type": "send", "room": room, "text": "kept"}); ack["type"] != "ack" {
+		t.Fatalf("send: %v", ack)
+	}
+	for crash := 1; crash <= 3; crash++ {
+		if !a.Engine().CrashRoom(room) {
+			t.Fatalf("crash %d: room not active", crash)
+		}
+		if crash < 3 {
+			if f := member.nextOfType("system"); f["event"] != "room_restarted" {
+				t.Fatalf("crash %d: got %v, want room_restarted", crash, f)
+			}
+			continue
+		}
+		if f := member.nextOfType("room_closed"); f["reason"] != "crashed" {
+			t.Fatalf("crash %d: got %v, want room_closed crashed", crash, f)
+		}
+	}
+	j := member.request(map[string]any{"type": "join", "room": room})
+	if j["type"] != "joined" || j["offset"] != float64(1) {
+		t.Fatalf("join after the room stopped: %v", j)
+	}
+	_, samples := scrape(t, addr)
+	for name, want := range map[string]float64{
+		`troupe_actor_crashes_total{kind="room",reason="drill"}`:  3,
+		`troupe_actor_restarts_total{kind="room",reason="drill"}`: 2,
+		`troupe_rooms_stopped_total`:                              1,
+	} {
+		if got := sample(t, samples, name); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+}
