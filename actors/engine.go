@@ -250,6 +250,18 @@ func (e *Engine) CrashRoom(name string) bool {
 	return e.env.registry.sendActiveRoom(name, &crashRoom{})
 }
 
+// CrashRoomObserved is CrashRoom with a report: the channel receives true
+// once the restarted room has reloaded from the store and serves again, or
+// false if the crash took it past its restart budget and it stopped. ok is
+// false, and the channel nil, when the room was not active.
+func (e *Engine) CrashRoomObserved(name string) (recovered <-chan bool, ok bool) {
+	c := make(chan bool, 1)
+	if !e.env.registry.sendActiveRoom(name, &crashRoom{Recovered: c}) {
+		return nil, false
+	}
+	return c, true
+}
+
 // KillConns makes up to n welcomed connection actors panic, as a conn-kill
 // drill does: each one's socket is closed with 1011 and its siblings are
 // untouched. It returns how many it crashed.
@@ -283,6 +295,24 @@ func (e *Engine) Connections() int {
 func (e *Engine) CrashUser(id string) bool {
 	return e.env.registry.sendLiveUser(id, &crashUser{})
 }
+
+// CrashUserObserved is CrashUser with a report: the channel receives true
+// once the restarted user actor runs. ok is false when the user had no live
+// actor.
+func (e *Engine) CrashUserObserved(id string) (recovered <-chan bool, ok bool) {
+	c := make(chan bool, 1)
+	if !e.env.registry.sendLiveUser(id, &crashUser{Recovered: c}) {
+		return nil, false
+	}
+	return c, true
+}
+
+// Users lists the ids of users with a live user actor.
+func (e *Engine) Users() []string { return e.env.registry.userIDs() }
+
+// Flush waits until every active room has stored and acked what it holds
+// (store-stall drills measure recovery with it).
+func (e *Engine) Flush(ctx context.Context) error { return e.drainRooms(ctx) }
 
 // Rooms lists the active rooms.
 func (e *Engine) Rooms() []RoomStats { return e.env.registry.Rooms() }
@@ -332,7 +362,7 @@ func (e *Engine) drainRooms(ctx context.Context) error {
 		select {
 		case <-done:
 		case <-ctx.Done():
-			return fmt.Errorf("actors: shutdown: drain %s: %w", pids[i].Id, ctx.Err())
+			return fmt.Errorf("actors: drain %s: %w", pids[i].Id, ctx.Err())
 		}
 	}
 	return nil

@@ -103,6 +103,9 @@ type roomShell struct {
 	waiters []*publish        // duplicates waiting for a carried message's ack
 	redo    []any             // commands to handle again after the reload
 	drains  []chan<- struct{} // drain requests not yet answered
+	// observers of drilled crashes: told true when the next incarnation has
+	// reloaded and serves again, false when the room stopped instead.
+	recovering []chan<- bool
 }
 
 func newRoomShell(name string, prev *storeLane) *roomShell {

@@ -183,8 +183,11 @@ type drainNow struct {
 	Done chan<- struct{}
 }
 
-// crashRoom makes a room actor panic (recovery drills).
-type crashRoom struct{}
+// crashRoom makes a room actor panic (recovery drills). Recovered, if set,
+// receives true once the restarted room serves again, false if it stopped.
+type crashRoom struct {
+	Recovered chan<- bool
+}
 
 // errCrashDrill is the panic value of a drilled room crash.
 var errCrashDrill = errors.New("actors: room crashed on purpose by a drill")
@@ -195,8 +198,11 @@ type crashConn struct{}
 // errConnCrashDrill is the panic value of a drilled connection crash.
 var errConnCrashDrill = errors.New("actors: connection crashed on purpose by a drill")
 
-// crashUser makes a user actor panic (user-crash drills).
-type crashUser struct{}
+// crashUser makes a user actor panic (user-crash drills). Recovered, if set,
+// receives true once the restarted actor runs.
+type crashUser struct {
+	Recovered chan<- bool
+}
 
 // errUserCrashDrill is the panic value of a drilled user crash.
 var errUserCrashDrill = errors.New("actors: user crashed on purpose by a drill")

@@ -47,6 +47,9 @@ type roomEntry struct {
 type userEntry struct {
 	pid   *actor.PID
 	conns map[string]Peer // the user's connections; owned by the user actor
+	// recovering holds observers of drilled crashes, told true by the next
+	// incarnation once it runs; owned by the user actor.
+	recovering []chan<- bool
 }
 
 // localRegistry is the one-node Registry. Every actor it spawns gets a name of
@@ -224,6 +227,17 @@ func (r *localRegistry) retireUser(id string, e *userEntry) bool {
 }
 
 // Rooms implements Registry.
+func (r *localRegistry) userIDs() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ids := make([]string, 0, len(r.users))
+	for id := range r.users {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
 func (r *localRegistry) Rooms() []RoomStats {
 	r.mu.Lock()
 	out := make([]RoomStats, 0, len(r.rooms))

@@ -253,6 +253,9 @@ func (r *roomActor) restarting() {
 	}
 	sh.redo = slices.Concat(sh.redo, redo, r.deferred)
 	sh.drains = append(sh.drains, r.drains...)
+	if c, ok := r.current.(*crashRoom); ok && c.Recovered != nil {
+		sh.recovering = append(sh.recovering, c.Recovered)
+	}
 	r.log().Warn("room restarting", "restarts", sh.restarts, "carried", len(sh.carried))
 }
 
@@ -290,6 +293,10 @@ func (r *roomActor) stopped() {
 	for _, d := range slices.Concat(sh.drains, r.drains) {
 		close(d)
 	}
+	for _, c := range sh.recovering {
+		c <- false
+	}
+	sh.recovering = nil
 	reason := sh.closeReason
 	if reason == "" {
 		reason = "crashed"
@@ -434,6 +441,10 @@ func (r *roomActor) onLoaded(ctx actor.Context, m *roomLoaded) {
 			r.publish(w)
 		}
 		r.pushAll(SystemPush{Room: sh.name, Event: "room_restarted", Text: "the room was restarted; no message was lost"}, nil)
+		for _, c := range sh.recovering {
+			c <- true
+		}
+		sh.recovering = nil
 		r.log().Info("room restarted", "offset", r.committed, "members", len(sh.members.list))
 	}
 	r.publishStats()

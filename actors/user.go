@@ -39,6 +39,10 @@ func (u *userActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		u.self = ctx.Self()
 		u.env.metrics.UsersActive.Inc()
+		for _, c := range u.entry.recovering {
+			c <- true
+		}
+		u.entry.recovering = nil
 		u.armIdle()
 	case *actor.Restarting:
 		u.env.metrics.UsersActive.Dec()
@@ -67,6 +71,9 @@ func (u *userActor) handle(ctx actor.Context) {
 	case *notifyUser:
 		m.Reply <- u.fanOut(m.Frame)
 	case *crashUser:
+		if m.Recovered != nil {
+			u.entry.recovering = append(u.entry.recovering, m.Recovered)
+		}
 		panic(errUserCrashDrill)
 	case *kick:
 		for _, p := range u.conns {

@@ -98,6 +98,9 @@ type Metrics struct {
 	// DrillRuns counts fault-injection drill runs by drill kind and outcome
 	// (troupe_drill_runs_total{kind,outcome}).
 	DrillRuns *prometheus.CounterVec
+	// DrillRecovery observes, per drill kind, the seconds from a fault to the
+	// recovery of what it hit (troupe_drill_recovery_seconds{kind}).
+	DrillRecovery *prometheus.HistogramVec
 }
 
 // New creates every collector and registers it with reg, which must be non-nil.
@@ -225,6 +228,11 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "troupe_drill_runs_total",
 			Help: "Fault-injection drill runs, by drill kind and outcome.",
 		}, []string{"kind", "outcome"}),
+		DrillRecovery: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "troupe_drill_recovery_seconds",
+			Help:    "Seconds from an injected fault to the recovery of what it hit, by drill kind.",
+			Buckets: prometheus.ExponentialBucketsRange(100e-6, 30, 16),
+		}, []string{"kind"}),
 	}
 
 	reg.MustRegister(
@@ -237,7 +245,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.ActorRestarts, m.ActorCrashes, m.RoomsStoppedByBudget,
 		m.HeartbeatTimeouts, m.SlowConsumerCloses, m.LimitRejections, m.OutboxDepth,
 		m.ErrorsSent, m.MailboxDepth,
-		m.StoreRetries, m.DrillRuns,
+		m.StoreRetries, m.DrillRuns, m.DrillRecovery,
 	)
 	return m
 }

@@ -68,6 +68,7 @@ func touch(m *Metrics) {
 	m.MailboxDepth.WithLabelValues("room").Set(5)
 	m.StoreRetries.Inc()
 	m.DrillRuns.WithLabelValues("kill_room", "ok").Inc()
+	m.DrillRecovery.WithLabelValues("room-crash").Observe(0.01)
 }
 
 var wantNames = []string{
@@ -77,6 +78,7 @@ var wantNames = []string{
 	"troupe_connections_closed_total",
 	"troupe_connections_opened_total",
 	"troupe_deliveries_total",
+	"troupe_drill_recovery_seconds",
 	"troupe_drill_runs_total",
 	"troupe_drops_total",
 	"troupe_errors_sent_total",

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/troupe-chat/troupe/actors"
+	"github.com/troupe-chat/troupe/actors/drills"
 	"github.com/troupe-chat/troupe/configs"
 	"github.com/troupe-chat/troupe/metrics"
 	"github.com/troupe-chat/troupe/metrics/registry"
@@ -21,6 +22,7 @@ import (
 	"github.com/troupe-chat/troupe/persistence/faults"
 	"github.com/troupe-chat/troupe/persistence/stores"
 	"github.com/troupe-chat/troupe/transport"
+	"github.com/troupe-chat/troupe/transport/api"
 	"github.com/troupe-chat/troupe/transport/auth"
 	"github.com/troupe-chat/troupe/transport/wire"
 )
@@ -31,6 +33,7 @@ type App struct {
 	engine *actors.Engine
 	server *transport.Server
 	store  *faults.Store // the configured store, with drill faults off until injected
+	drills *drills.Runner
 	log    *slog.Logger
 	served chan error
 }
@@ -138,11 +141,15 @@ func start(cfg configs.Config, log *slog.Logger, opened persistence.Store, o opt
 	if err != nil {
 		return nil, fmt.Errorf("app: transport: %w", err)
 	}
+	runner := drills.New(engine, store, m, log)
+	for pattern, h := range api.New(api.Options{Key: cfg.APIKey, Drills: runner, Logger: log}).Routes() {
+		srv.Handle(pattern, h)
+	}
 	addr, err := srv.Listen()
 	if err != nil {
 		return nil, err
 	}
-	a := &App{Addr: addr, engine: engine, server: srv, store: store, log: log, served: make(chan error, 1)}
+	a := &App{Addr: addr, engine: engine, server: srv, store: store, drills: runner, log: log, served: make(chan error, 1)}
 	go func() { a.served <- srv.Serve() }()
 	log.Info("troupe serving", "addr", addr.String(), "store", redactStore(cfg.Store))
 	return a, nil
@@ -161,6 +168,7 @@ func (a *App) Served() <-chan error { return a.served }
 // Shutdown drains the server (connections closed with 1001, rooms flushed to
 // the store) and closes the store.
 func (a *App) Shutdown(ctx context.Context) error {
+	a.drills.Close() // heals a stalled store before rooms drain into it
 	err := a.server.Shutdown(ctx)
 	if cerr := a.store.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("app: close store: %w", cerr))
