@@ -13,10 +13,8 @@ import (
 // connection is closed with 1001, the process exits 0 within the shutdown
 // timeout, and every message acknowledged before the signal is recovered
 // after a restart on the same SQLite file.
-//
-// Not covered here: /readyz answering 503 during the drain. It does (the
-// transport refuses upgrades and fails readiness before draining the engine),
-// but the window is too short to observe without a store stall.
+// (/readyz answering 503 during the drain is checked in-process, with the
+// store stalled to hold the drain open: TestShutdownAcksBeforeClosing.)
 func TestGracefulDrainOnSIGTERM(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and signals a server process")

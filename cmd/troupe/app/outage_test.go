@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -138,6 +139,14 @@ func TestShutdownAcksBeforeClosing(t *testing.T) {
 			break
 		}
 		accepted[float64(id)] = true
+	}
+	// Draining has begun and the store holds it up: the server still answers
+	// HTTP, but it is no longer ready and takes no new connections.
+	if code, _, body := httpGet(t, a.Addr.String(), "/readyz"); code != 503 || !strings.Contains(body, "draining") {
+		t.Fatalf("/readyz while draining = %d %q, want 503 draining", code, body)
+	}
+	if _, err := dial(t, a.Addr.String(), "", "troupe.v1"); err == nil {
+		t.Fatal("a new connection was accepted while draining")
 	}
 	a.Faults().Heal()
 	for len(accepted) > 0 {
