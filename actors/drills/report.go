@@ -43,6 +43,8 @@ type Report struct {
 	// Killed connections recover on the client's side (reconnect and
 	// since), which `troupe drill` measures.
 	Recovery Summary `json:"recovery_ms"`
+	// RecoverySamples are the durations Recovery summarizes, in milliseconds.
+	RecoverySamples []float64 `json:"recovery_samples_ms,omitempty"`
 	// Errors counts the error frames the server sent during the drill, by
 	// protocol error code (for instance unavailable answers clients retry).
 	Errors map[string]int `json:"errors"`

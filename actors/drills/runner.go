@@ -146,6 +146,7 @@ func (r *Runner) Close() {
 func copyReport(rep *Report) Report {
 	c := *rep
 	c.Targets = append([]string(nil), rep.Targets...)
+	c.RecoverySamples = append([]float64(nil), rep.RecoverySamples...)
 	c.Errors = make(map[string]int, len(rep.Errors))
 	for k, v := range rep.Errors {
 		c.Errors[k] = v
@@ -202,6 +203,7 @@ func (r *Runner) run(id string, spec Spec) {
 		ended := time.Now().UTC()
 		rep0.Ended = &ended
 		rep0.Recovery = Summarize(recoveries)
+		rep0.RecoverySamples = recoveries
 		rep0.Restarts = int(after.restarts - before.restarts)
 		rep0.RoomsStopped = int(after.roomsStopped - before.roomsStopped)
 		for code, n := range after.errors {
