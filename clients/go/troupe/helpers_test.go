@@ -1,0 +1,275 @@
+package troupe_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/troupe-chat/troupe/clients/go/troupe"
+	"github.com/troupe-chat/troupe/cmd/troupe/app"
+	"github.com/troupe-chat/troupe/configs"
+)
+
+// waitTime bounds every wait for an event or a condition.
+const waitTime = 15 * time.Second
+
+// fastReconnect keeps reconnect tests quick.
+var fastReconnect = troupe.Backoff{Min: 10 * time.Millisecond, Max: 100 * time.Millisecond}
+
+// startServer runs a real troupe server on 127.0.0.1:0 with a SQLite store
+// in a temp dir and returns it with its base URL.
+func startServer(t testing.TB, flags ...string) (*app.App, string) {
+	t.Helper()
+	args := append([]string{
+		"--addr", "127.0.0.1:0",
+		"--store", "sqlite://" + filepath.Join(t.TempDir(), "troupe.db"),
+		"--log-level", "error",
+	}, flags...)
+	cfg, err := configs.Load(args, func(string) string { return "" })
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	a, err := app.Start(context.Background(), cfg, app.NewLogger(cfg, os.Stderr))
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := a.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return a, "http://" + a.Addr.String()
+}
+
+// recorder keeps every event a client delivered, in order.
+type recorder struct {
+	mu     sync.Mutex
+	events []troupe.Event
+	signal chan struct{} // buffered 1: an event arrived
+}
+
+func newRecorder() *recorder { return &recorder{signal: make(chan struct{}, 1)} }
+
+func (r *recorder) on(ev troupe.Event) {
+	r.mu.Lock()
+	r.events = append(r.events, ev)
+	r.mu.Unlock()
+	select {
+	case r.signal <- struct{}{}:
+	default:
+	}
+}
+
+func (r *recorder) snapshot() []troupe.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]troupe.Event(nil), r.events...)
+}
+
+// until waits until cond holds for the events so far.
+func (r *recorder) until(t testing.TB, what string, cond func([]troupe.Event) bool) []troupe.Event {
+	t.Helper()
+	timeout := time.NewTimer(waitTime)
+	defer timeout.Stop()
+	for {
+		evs := r.snapshot()
+		if cond(evs) {
+			return evs
+		}
+		select {
+		case <-r.signal:
+		case <-timeout.C:
+			t.Fatalf("timed out waiting for %s; events: %v", what, evs)
+		}
+	}
+}
+
+// await returns the first event of type T that matches.
+func await[T troupe.Event](t testing.TB, r *recorder, what string, match func(T) bool) T {
+	t.Helper()
+	var found T
+	r.until(t, what, func(evs []troupe.Event) bool {
+		for _, ev := range evs {
+			if e, ok := ev.(T); ok && (match == nil || match(e)) {
+				found = e
+				return true
+			}
+		}
+		return false
+	})
+	return found
+}
+
+// messages returns the message events of room, in delivery order.
+func messages(evs []troupe.Event, room string) []troupe.MessageEvent {
+	var out []troupe.MessageEvent
+	for _, ev := range evs {
+		if m, ok := ev.(troupe.MessageEvent); ok && m.Room == room {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// dial connects a client that records its events and closes at cleanup.
+func dial(t testing.TB, url string, opts troupe.Options) (*troupe.Client, *recorder) {
+	t.Helper()
+	rec := newRecorder()
+	opts.URL = url
+	opts.OnEvent = rec.on
+	if opts.Reconnect == (troupe.Backoff{}) {
+		opts.Reconnect = fastReconnect
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitTime)
+	defer cancel()
+	c, err := troupe.Dial(ctx, opts)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+		<-c.Done()
+	})
+	return c, rec
+}
+
+func testCtx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), waitTime)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// faultDialer wraps the client's TCP connections so a test can cut them at
+// chosen moments. The zero value dials normally.
+type faultDialer struct {
+	dials    atomic.Int32
+	drop     atomic.Pointer[string] // swallow client frames containing this (they never reach the server)
+	killAck  atomic.Bool            // cut the connection instead of handing over a read with an ack (once)
+	dropped  chan struct{}          // when not nil, told (without blocking) of each swallowed frame
+	droppedN atomic.Int32           // swallowed frames
+	gate     chan struct{}          // when not nil, dials after the first wait for a value or close
+	pings    atomic.Int32           // server pings read
+	pinged   chan struct{}          // when not nil, told (without blocking) of each ping
+}
+
+// dropFrames swallows client frames of the given type from now on ("" stops).
+func (d *faultDialer) dropFrames(typ string) {
+	if typ == "" {
+		d.drop.Store(nil)
+		return
+	}
+	pat := `"type":"` + typ + `"`
+	d.drop.Store(&pat)
+}
+
+func (d *faultDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	if d.dials.Add(1) > 1 && d.gate != nil {
+		select {
+		case <-d.gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return &faultConn{Conn: nc, d: d}, nil
+}
+
+type faultConn struct {
+	net.Conn
+	d *faultDialer
+}
+
+var errCut = errors.New("connection cut by the test")
+
+func (c *faultConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 && p[0] == 0x89 { // a server ping starts this read
+		c.d.pings.Add(1)
+		select {
+		case c.d.pinged <- struct{}{}:
+		default:
+		}
+	}
+	if n > 0 && bytes.Contains(p[:n], []byte(`"type":"ack"`)) && c.d.killAck.CompareAndSwap(true, false) {
+		if cerr := c.Conn.Close(); cerr != nil {
+			return 0, errors.Join(errCut, cerr)
+		}
+		return 0, errCut
+	}
+	return n, err
+}
+
+func (c *faultConn) Write(p []byte) (int, error) {
+	if pat := c.d.drop.Load(); pat != nil && bytes.Contains(unmask(p), []byte(*pat)) {
+		c.d.droppedN.Add(1)
+		if c.d.dropped != nil {
+			select {
+			case c.d.dropped <- struct{}{}:
+			default:
+			}
+		}
+		return len(p), nil // swallowed: the server never sees it
+	}
+	return c.Conn.Write(p)
+}
+
+// unmask returns the payload of the single masked client frame in b, or nil.
+func unmask(b []byte) []byte {
+	if len(b) < 2 || b[1]&0x80 == 0 {
+		return nil
+	}
+	n, i := uint64(b[1]&0x7f), 2
+	switch n {
+	case 126:
+		if len(b) < 4 {
+			return nil
+		}
+		n, i = uint64(binary.BigEndian.Uint16(b[2:])), 4
+	case 127:
+		if len(b) < 10 {
+			return nil
+		}
+		n, i = binary.BigEndian.Uint64(b[2:]), 10
+	}
+	if uint64(len(b)) < uint64(i)+4+n {
+		return nil
+	}
+	key := b[i : i+4]
+	out := make([]byte, n)
+	for j := range out {
+		out[j] = b[i+4+j] ^ key[j%4]
+	}
+	return out
+}
+
+// killConns crashes one welcomed connection per client with KillConns. A
+// connection counts as welcomed on the server a moment after its welcome is
+// sent, so each attempt that finds none waits for a ping's round trip.
+func killConns(t testing.TB, srv *app.App, clients ...*troupe.Client) {
+	t.Helper()
+	ctx := testCtx(t)
+	for killed := 0; killed < len(clients); {
+		n := srv.Engine().KillConns(len(clients) - killed)
+		killed += n
+		if n == 0 {
+			if _, err := clients[0].Ping(ctx); err != nil && ctx.Err() != nil {
+				t.Fatalf("KillConns found only %d of %d connections", killed, len(clients))
+			}
+		}
+	}
+}

@@ -1,0 +1,189 @@
+package troupe
+
+import (
+	"cmp"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+)
+
+// rejoinedLocked applies a rejoin's reply: it announces the recovery,
+// replays the missed messages, then whatever was held, and marks the room
+// ready.
+func (c *Client) rejoinedLocked(r *room, f *inFrame) (recovered bool, err error) {
+	from := r.last
+	changed := r.epoch != f.Epoch
+	if changed {
+		r.epoch, r.last, r.own = f.Epoch, 0, nil
+	}
+	msgs := roomMessages(r.name, f.Messages)
+	slices.SortFunc(msgs, func(a, b RoomMessage) int { return cmp.Compare(a.Offset, b.Offset) })
+	replay := 0
+	for i, m := range msgs {
+		if m.Offset > r.last && (i == 0 || m.Offset != msgs[i-1].Offset) {
+			if _, mine := r.own[m.Offset]; !mine {
+				replay++
+			}
+		}
+	}
+	recovered = f.Recovered && !changed
+	c.enqueueLocked(RecoveryEvent{
+		Room: r.name, Epoch: f.Epoch, Recovered: recovered, EpochChanged: changed,
+		From: from, To: f.Offset, Replayed: replay,
+	})
+	for _, m := range msgs {
+		if err := c.deliverLocked(r, m, true); err != nil {
+			return recovered, err
+		}
+	}
+	held := r.held
+	r.held = nil
+	for _, m := range held {
+		if err := c.deliverLocked(r, m, false); err != nil {
+			return recovered, err
+		}
+	}
+	r.advance(f.Offset) // after a gap, the stream goes on from the room's offset
+	r.ready = true
+	c.notifyLocked()
+	return recovered, nil
+}
+
+// rejoinOutcome is how one room's rejoin ended.
+type rejoinOutcome int
+
+const (
+	rejoinAborted   rejoinOutcome = iota // the connection ended, or the room is no longer tracked
+	rejoinRecovered                      // joined, every missed message replayed
+	rejoinGap                            // joined, some missed messages lost
+	rejoinFailed                         // the server refused; the room is dropped
+)
+
+// recoverRooms rejoins every room that is not ready on cn, concurrently, and
+// then reports the outcome with a RecoveredEvent (after a reconnect only).
+func (c *Client) recoverRooms(cn *conn) {
+	defer c.wg.Done()
+	c.mu.Lock()
+	var names []string
+	for name, r := range c.rooms {
+		if !r.ready {
+			names = append(names, name)
+		}
+	}
+	c.mu.Unlock()
+	if !cn.reconnected {
+		return // the first connection has no rooms to recover
+	}
+	slices.Sort(names)
+	outcomes := make([]rejoinOutcome, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Go(func() { outcomes[i] = c.rejoin(cn, name) })
+	}
+	wg.Wait()
+
+	ev := RecoveredEvent{Rooms: []string{}}
+	for i, name := range names {
+		switch outcomes[i] {
+		case rejoinAborted:
+			continue
+		case rejoinGap:
+			ev.Gaps = append(ev.Gaps, name)
+		case rejoinFailed:
+			ev.Failed = append(ev.Failed, name)
+			continue
+		}
+		ev.Rooms = append(ev.Rooms, name)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cur == cn && cn.reconnected {
+		c.enqueueLocked(ev)
+	}
+}
+
+// rejoin joins one room again on cn with since, retrying while the server
+// is unavailable.
+func (c *Client) rejoin(cn *conn, name string) rejoinOutcome {
+	for retries := 0; ; retries++ {
+		c.mu.Lock()
+		r := c.rooms[name]
+		if r == nil || r.ready || c.cur != cn {
+			c.mu.Unlock()
+			return rejoinAborted
+		}
+		frame := joinFrame{Type: typeJoin, ID: c.newID(), Room: name, Password: r.password,
+			Since: &Position{Epoch: r.epoch, Offset: r.last}}
+		if c.opts.RejoinHistory > 0 {
+			frame.History = &c.opts.RejoinHistory
+		}
+		c.mu.Unlock()
+
+		outcome := rejoinAborted
+		_, err := cn.roundTrip(c.ctx, frame.ID, frame, func(f *inFrame) { outcome = c.rejoined(cn, name, f) }, c.opts.RequestTimeout)
+		switch {
+		case err == nil:
+			return outcome
+		case c.ctx.Err() != nil, errors.Is(err, ErrDisconnected):
+			return rejoinAborted
+		case errors.Is(err, ErrRequestTimeout), retryableCode(ErrorCode(err)), ErrorCode(err) == CodeInternal:
+			cn.log.Debug("rejoin failed; retrying", "room", name, "err", err)
+			if c.sleepConn(cn, c.opts.Retry.Delay(retries)) != nil {
+				return rejoinAborted
+			}
+			continue
+		}
+		cn.log.Warn("rejoin refused", "room", name, "err", err)
+		c.mu.Lock()
+		if c.rooms[name] == r {
+			delete(c.rooms, name)
+			c.enqueueLocked(RejoinFailedEvent{Room: name, Err: err})
+			c.notifyLocked()
+		}
+		c.mu.Unlock()
+		return rejoinFailed
+	}
+}
+
+// rejoined runs on the read loop with a rejoin's joined reply.
+func (c *Client) rejoined(cn *conn, name string, f *inFrame) rejoinOutcome {
+	if f.Type != typeJoined {
+		return rejoinAborted
+	}
+	c.mu.Lock()
+	r := c.rooms[name]
+	if r == nil || r.ready {
+		c.mu.Unlock()
+		if r == nil { // left while the rejoin was in flight
+			if err := cn.write(roomFrame{Type: typeLeave, Room: name}); err != nil {
+				cn.log.Debug("leave after rejoin", "room", name, "err", err)
+			}
+		}
+		return rejoinAborted
+	}
+	recovered, err := c.rejoinedLocked(r, f)
+	c.mu.Unlock()
+	if err != nil {
+		cn.abort(err)
+		return rejoinAborted
+	}
+	if recovered {
+		return rejoinRecovered
+	}
+	return rejoinGap
+}
+
+// sleepConn waits d unless cn ends or the client closes first.
+func (c *Client) sleepConn(cn *conn, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-cn.done:
+		return ErrDisconnected
+	case <-c.ctx.Done():
+		return ErrClosed
+	}
+}
