@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"log/slog"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -137,8 +138,13 @@ func (h *heartbeatShard) tick() {
 // HandleFailure implements actor.SupervisorStrategy for the shard's children.
 func (h *heartbeatShard) HandleFailure(_ *actor.ActorSystem, supervisor actor.Supervisor, child *actor.PID,
 	_ *actor.RestartStatistics, reason interface{}, _ interface{}) {
-	h.env.metrics.ActorCrashes.WithLabelValues("conn", failureReason(reason)).Inc()
-	h.env.log.Error("connection actor panicked; closing its socket", "conn", child.Id, slog.Any("reason", reason))
+	why := failureReason(reason)
+	h.env.metrics.ActorCrashes.WithLabelValues("conn", why).Inc()
+	level := slog.LevelError
+	if why == "drill" {
+		level = slog.LevelWarn // on purpose: worth a line, not an alert
+	}
+	h.env.log.Log(context.Background(), level, "connection actor panicked; closing its socket", "conn", child.Id, "reason", why, slog.Any("panic", reason))
 	if c, ok := h.children[child.Id]; ok {
 		c.peer.Close(CloseInternal, "internal error")
 	}

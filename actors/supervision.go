@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"time"
@@ -34,6 +35,10 @@ func (s *budgetStrategy) HandleFailure(_ *actor.ActorSystem, supervisor actor.Su
 	s.env.metrics.ActorCrashes.WithLabelValues(s.kind, why).Inc()
 	rs.Fail()
 	n := rs.NumberOfFailures(s.window)
+	level := slog.LevelWarn
+	if why != "drill" {
+		level = slog.LevelError
+	}
 	if n > s.max {
 		rs.Reset()
 		s.env.log.Error("actor crashed past its restart budget; stopping it", "kind", s.kind, "actor", child.Id,
@@ -45,7 +50,7 @@ func (s *budgetStrategy) HandleFailure(_ *actor.ActorSystem, supervisor actor.Su
 		return
 	}
 	d := s.delay(n)
-	s.env.log.Warn("actor crashed; restarting it", "kind", s.kind, "actor", child.Id, "failures", n,
+	s.env.log.Log(context.Background(), level, "actor crashed; restarting it", "kind", s.kind, "actor", child.Id, "failures", n,
 		"backoff", d, "reason", why, slog.Any("panic", reason))
 	s.env.metrics.ActorRestarts.WithLabelValues(s.kind, why).Inc()
 	if d <= 0 {

@@ -3,6 +3,7 @@
 //	troupe [serve] [flags]      run the server (the default)
 //	troupe check-config [flags] validate the configuration and exit
 //	troupe bench SCENARIO ...   load a running server (idle, fanout, storm)
+//	troupe drill [flags]        crash things under load and verify nothing is lost
 package main
 
 import (
@@ -17,6 +18,7 @@ import (
 
 	"github.com/troupe-chat/troupe/cmd/troupe/app"
 	"github.com/troupe-chat/troupe/cmd/troupe/bench"
+	"github.com/troupe-chat/troupe/cmd/troupe/drill"
 	"github.com/troupe-chat/troupe/configs"
 )
 
@@ -38,6 +40,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args, stdout, stderr)
 	case "bench":
 		return bench.Run(args, stdout, stderr)
+	case "drill":
+		return drill.Run(args, stdout, stderr)
 	case "check-config":
 		cfg, err := configs.Load(args, os.Getenv)
 		if err != nil {
@@ -56,7 +60,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: troupe [serve|check-config] [flags]\n       troupe bench idle|fanout|storm --url http://HOST:PORT [flags]")
+	fmt.Fprintln(w, "usage: troupe [serve|check-config] [flags]\n       troupe bench idle|fanout|storm --url http://HOST:PORT [flags]\n       troupe drill --url http://HOST:PORT --api-key KEY [--kinds ...] [--clients 50] [--rooms 5] [--duration 20s] [--json]")
 	fs := configs.NewFlagSet("troupe")
 	fs.SetOutput(w)
 	fs.PrintDefaults()

@@ -32,7 +32,9 @@ type Report struct {
 	// retries included, ms.
 	AckLatency drills.Summary `json:"ack_latency_ms"`
 	Reconnects int            `json:"reconnects"`
-	Restarts   int            `json:"restarts"`
+	// Restarts counts actor restarts the drills caused (crashed rooms and
+	// users that came back).
+	Restarts int `json:"restarts"`
 	// Faults counts faults injected by kind.
 	Faults map[string]int `json:"faults"`
 	// ServerErrors counts error frames the server sent during the drills, by
@@ -61,7 +63,12 @@ func (r *Report) summarize(reps []drills.Report) {
 	for _, d := range reps {
 		kind := string(d.Spec.Kind)
 		r.Faults[kind] += d.Injected
-		r.Restarts += d.Restarts
+		if d.Spec.Kind == drills.RoomCrash || d.Spec.Kind == drills.UserCrash {
+			// One restart per recovered crash. (Each drill's own Restarts
+			// counts every restart in its window, which overlaps with the
+			// other drills running at the same time.)
+			r.Restarts += d.Recovered
+		}
 		for code, n := range d.Errors {
 			r.ServerErrors[code] += n
 		}
