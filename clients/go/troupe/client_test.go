@@ -42,7 +42,7 @@ func TestConversation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ack.Offset != 1 || ack.MsgID == "" || ack.Dup || ack.CID == "" || ack.TS == 0 {
+	if ack.Offset != 1 || ack.MsgID == "" || ack.Dup || ack.Attempts != 1 || ack.CID == "" || ack.TS == 0 {
 		t.Errorf("ack %+v, want offset 1, fresh", ack)
 	}
 	got := await[troupe.MessageEvent](t, bobEv, "alice's message", nil)

@@ -178,6 +178,9 @@ type Ack struct {
 	TS     int64 // Unix milliseconds
 	Dup    bool  // an earlier attempt with the same cid was stored
 	CID    string
+	// Attempts is how many times the message was sent before the ack (1
+	// unless it was retried).
+	Attempts int
 }
 
 // Joined is the reply to Join.

@@ -24,29 +24,32 @@ type request struct {
 
 // do sends a request and waits for its reply.
 func (c *Client) do(ctx context.Context, req request) (*inFrame, error) {
-	f, err := c.attempts(ctx, req)
+	f, _, err := c.attempts(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("troupe: %s: %w", req.what, err)
 	}
 	return f, nil
 }
 
-func (c *Client) attempts(ctx context.Context, req request) (*inFrame, error) {
+// attempts sends req until it is answered (or must not be sent again) and
+// reports how many times it was sent.
+func (c *Client) attempts(ctx context.Context, req request) (_ *inFrame, sent int, _ error) {
 	for retries := 0; ; {
 		cn, err := c.awaitConn(ctx, req.room, !req.retry)
 		if err != nil {
-			return nil, err
+			return nil, sent, err
 		}
 		id := c.newID()
+		sent++
 		f, err := cn.roundTrip(ctx, id, req.frame(id), req.hook, c.opts.RequestTimeout)
 		if err == nil {
 			if f.Type != req.want {
-				return nil, fmt.Errorf("unexpected reply %q", f.Type)
+				return nil, sent, fmt.Errorf("unexpected reply %q", f.Type)
 			}
-			return f, nil
+			return f, sent, nil
 		}
 		if ctx.Err() != nil || !req.retry {
-			return nil, err
+			return nil, sent, err
 		}
 		switch {
 		case errors.Is(err, ErrDisconnected), errors.Is(err, ErrRequestTimeout):
@@ -54,11 +57,11 @@ func (c *Client) attempts(ctx context.Context, req request) (*inFrame, error) {
 		case retryableCode(ErrorCode(err)):
 			c.log.Debug("retrying after backoff", "request", req.what, "err", err)
 			if err := c.sleep(ctx, c.opts.Retry.Delay(retries)); err != nil {
-				return nil, err
+				return nil, sent, err
 			}
 			retries++
 		default:
-			return nil, err
+			return nil, sent, err
 		}
 	}
 }

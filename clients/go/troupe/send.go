@@ -33,7 +33,7 @@ func (c *Client) Send(ctx context.Context, room string, m Message) (Ack, error) 
 			return Ack{}, fmt.Errorf("troupe: send to %s: %w", room, err)
 		}
 	}
-	f, err := c.do(ctx, request{
+	f, sent, err := c.attempts(ctx, request{
 		what: "send to " + room,
 		room: room,
 		frame: func(id int64) any {
@@ -44,9 +44,9 @@ func (c *Client) Send(ctx context.Context, room string, m Message) (Ack, error) 
 		retry: true,
 	})
 	if err != nil {
-		return Ack{CID: cid}, err
+		return Ack{CID: cid, Attempts: sent}, fmt.Errorf("troupe: send to %s: %w", room, err)
 	}
-	return Ack{Room: f.Room, MsgID: f.MsgID, Offset: f.Offset, TS: f.TS, Dup: f.Dup, CID: cid}, nil
+	return Ack{Room: f.Room, MsgID: f.MsgID, Offset: f.Offset, TS: f.TS, Dup: f.Dup, CID: cid, Attempts: sent}, nil
 }
 
 // newCID returns a random client message id.

@@ -30,8 +30,8 @@ type member struct {
 
 // stats are the run's counters, updated by every member.
 type stats struct {
-	sent, acked, failed, dup atomic.Int64
-	reconnects               atomic.Int64
+	sent, acked, failed, retried atomic.Int64
+	reconnects                   atomic.Int64
 
 	mu           sync.Mutex
 	ackMS        []float64
@@ -107,8 +107,8 @@ func (m *member) sendLoop(ctx, stop context.Context, rate float64) {
 		}
 		ms := float64(time.Since(start).Microseconds()) / 1000
 		m.stats.acked.Add(1)
-		if ack.Dup {
-			m.stats.dup.Add(1)
+		if ack.Attempts > 1 {
+			m.stats.retried.Add(int64(ack.Attempts - 1))
 		}
 		m.stats.mu.Lock()
 		m.stats.ackMS = append(m.stats.ackMS, ms)
@@ -174,7 +174,7 @@ func Drill(ctx context.Context, o Options, progress io.Writer) (Report, error) {
 	rep := Report{
 		URL: o.URL, Clients: o.Clients, Rooms: o.Rooms, Duration: o.Duration.String(),
 		Messages: Messages{
-			Sent: int(st.sent.Load()), Acked: int(st.acked.Load()), Retried: int(st.dup.Load()), Failed: int(st.failed.Load()),
+			Sent: int(st.sent.Load()), Acked: int(st.acked.Load()), Retried: int(st.retried.Load()), Failed: int(st.failed.Load()),
 		},
 		Reconnects: int(st.reconnects.Load()),
 	}
