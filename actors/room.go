@@ -293,6 +293,9 @@ func (r *roomActor) stopped() {
 	for _, d := range slices.Concat(sh.drains, r.drains) {
 		close(d)
 	}
+	if c, ok := r.current.(*crashRoom); ok && c.Recovered != nil {
+		c.Recovered <- false // the crash that took it past its budget
+	}
 	for _, c := range sh.recovering {
 		c <- false
 	}

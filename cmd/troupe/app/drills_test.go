@@ -41,11 +41,17 @@ func apiCall(t *testing.T, addr, key, method, path, body string) (int, map[strin
 // runDrill starts a drill through the API and waits for its report.
 func runDrill(t *testing.T, addr, spec string) map[string]any {
 	t.Helper()
+	return runDrillWithin(t, addr, spec, "50s")
+}
+
+// runDrillWithin is runDrill failing if the drill has not ended within wait.
+func runDrillWithin(t *testing.T, addr, spec, wait string) map[string]any {
+	t.Helper()
 	code, started := apiCall(t, addr, testAPIKey, "POST", "/api/drills", spec)
 	if code != http.StatusAccepted || started["state"] != "running" {
 		t.Fatalf("start %s: %d %v", spec, code, started)
 	}
-	code, rep := apiCall(t, addr, testAPIKey, "GET", fmt.Sprintf("/api/drills/%s?wait=50s", started["id"]), "")
+	code, rep := apiCall(t, addr, testAPIKey, "GET", fmt.Sprintf("/api/drills/%s?wait=%s", started["id"], wait), "")
 	if code != http.StatusOK || rep["state"] == "running" {
 		t.Fatalf("drill %s did not end: %d %v", spec, code, rep)
 	}
@@ -114,6 +120,23 @@ func TestRoomCrashDrill(t *testing.T) {
 	_, samples := scrape(t, addr)
 	if n := sample(t, samples, `troupe_drill_runs_total{kind="room-crash",outcome="recovered"}`); n != 1 {
 		t.Fatalf("drill runs = %v, want 1", n)
+	}
+}
+
+// TestRoomCrashDrillPastTheBudget crashes a room more often than its
+// budget allows: the drill reports the crash that stopped it as unrecovered
+// at once (well before the 30s a lost room is waited for), and the room's
+// members are told it closed.
+func TestRoomCrashDrillPastTheBudget(t *testing.T) {
+	a := startServer(t, "--api-key", testAPIKey, "--room-restarts", "1", "--room-restart-backoff", "1ms")
+	addr := a.Addr.String()
+	member, _ := joinedClient(t, addr, "member", "fragile")
+	rep := runDrillWithin(t, addr, `{"kind":"room-crash","room":"fragile","count":5,"interval_ms":1}`, "10s")
+	if rep["injected"] != float64(2) || rep["recovered"] != float64(1) || rep["unrecovered"] != float64(1) || rep["rooms_stopped"] != float64(1) {
+		t.Fatalf("report: %v", rep)
+	}
+	if f := member.nextOfType("room_closed"); f["reason"] != "crashed" {
+		t.Fatalf("member got %v", f)
 	}
 }
 

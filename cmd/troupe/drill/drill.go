@@ -34,7 +34,9 @@ type Options struct {
 	Rate float64
 	// Settle bounds the wait for the last acks and deliveries after the load.
 	Settle time.Duration
-	JSON   bool
+	// Crashes is how many times a room-crash drill crashes each room.
+	Crashes int
+	JSON    bool
 }
 
 // Run parses args and runs a drill; it returns the exit status: 0 when
@@ -52,6 +54,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.Rooms, "rooms", 5, "rooms the clients share")
 	fs.DurationVar(&o.Duration, "duration", 20*time.Second, "how long the load runs; faults start spread over it")
 	fs.Float64Var(&o.Rate, "rate", 5, "messages per second per client")
+	fs.IntVar(&o.Crashes, "crashes", 3, "crashes per room in the room-crash drill, 300ms apart")
 	fs.DurationVar(&o.Settle, "settle", 60*time.Second, "longest wait for the last acks and deliveries after the load")
 	fs.BoolVar(&o.JSON, "json", false, "print the report as JSON on stdout (progress stays on stderr)")
 	fs.Usage = func() {
@@ -123,8 +126,8 @@ func (o Options) validate() error {
 	if o.Clients < 1 || o.Rooms < 1 || o.Rooms > o.Clients {
 		errs = append(errs, fmt.Errorf("need 1 <= --rooms <= --clients, got %d rooms and %d clients", o.Rooms, o.Clients))
 	}
-	if o.Duration <= 0 || o.Rate <= 0 || o.Settle <= 0 {
-		errs = append(errs, errors.New("--duration, --rate and --settle must be positive"))
+	if o.Duration <= 0 || o.Rate <= 0 || o.Settle <= 0 || o.Crashes <= 0 {
+		errs = append(errs, errors.New("--duration, --rate, --settle and --crashes must be positive"))
 	}
 	return errors.Join(errs...)
 }

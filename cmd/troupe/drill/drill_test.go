@@ -47,7 +47,7 @@ func TestEveryDrillKindLosesNothing(t *testing.T) {
 	for _, kind := range drills.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
 			o := Options{URL: url, APIKey: testKey, Kinds: []drills.Kind{kind}, Clients: 10, Rooms: 2,
-				Duration: 2 * time.Second, Rate: 10, Settle: 30 * time.Second}
+				Duration: 2 * time.Second, Rate: 10, Settle: 30 * time.Second, Crashes: 3}
 			rep, err := Drill(context.Background(), o, io.Discard)
 			if err != nil {
 				t.Fatal(err)

@@ -93,6 +93,22 @@ func (l *ledger) delivered(room, member, cid string, offset uint64) {
 	r.maxSeen = max(r.maxSeen, offset)
 }
 
+// replayed records a message a member got back by joining again with since
+// after its room was closed: it counts like a delivery, but the order check
+// covers live pushes only (pushes that follow the rejoin may be handled first).
+func (l *ledger) replayed(room, member, cid string, offset uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r := l.room(room)
+	m := r.member(member)
+	if m.pushed[offset] {
+		m.redelivered++
+	}
+	m.pushed[offset] = true
+	m.seen[offset] = cid
+	r.maxSeen = max(r.maxSeen, offset)
+}
+
 // highest returns the highest acked offset of each room.
 func (l *ledger) highest() map[string]uint64 {
 	l.mu.Lock()

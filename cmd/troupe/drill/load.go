@@ -24,14 +24,15 @@ type member struct {
 	stats  *stats
 
 	mu     sync.Mutex
-	lostAt time.Time // when the connection dropped; zero while connected
-	closed error     // why the client gave up for good
+	lostAt time.Time       // when the connection dropped; zero while connected
+	closed error           // why the client gave up for good
+	pos    troupe.Position // the last message delivered in the room
 }
 
 // stats are the run's counters, updated by every member.
 type stats struct {
 	sent, acked, failed, retried atomic.Int64
-	reconnects                   atomic.Int64
+	reconnects, rejoins          atomic.Int64
 
 	mu           sync.Mutex
 	ackMS        []float64
@@ -55,6 +56,9 @@ func (m *member) onEvent(ev troupe.Event) {
 	case troupe.MessageEvent:
 		if e.Room == m.room {
 			m.ledger.delivered(e.Room, m.name, e.Text, e.Offset)
+			m.mu.Lock()
+			m.pos = troupe.Position{Epoch: e.Epoch, Offset: e.Offset}
+			m.mu.Unlock()
 		}
 	case troupe.ReconnectingEvent:
 		m.mu.Lock()
@@ -96,7 +100,15 @@ func (m *member) sendLoop(ctx, stop context.Context, rate float64) {
 		cid := fmt.Sprintf("%s/%d", m.name, seq)
 		m.stats.sent.Add(1)
 		start := time.Now()
-		ack, err := m.client.Send(ctx, m.room, troupe.Message{Text: cid, CID: cid})
+		msg := troupe.Message{Text: cid, CID: cid}
+		ack, err := m.client.Send(ctx, m.room, msg)
+		for troupe.ErrorCode(err) == troupe.CodeNotJoined && ctx.Err() == nil {
+			// The room went past its restart budget and closed: join it
+			// again, as an app would, and send the same message again.
+			if err = m.rejoin(ctx); err == nil {
+				ack, err = m.client.Send(ctx, m.room, msg)
+			}
+		}
 		if err != nil {
 			m.stats.failed.Add(1)
 			m.stats.addError(err)
@@ -117,11 +129,41 @@ func (m *member) sendLoop(ctx, stop context.Context, rate float64) {
 	}
 }
 
+// rejoin joins the member's room again after it was closed, recovering what
+// it missed since its last delivered message.
+func (m *member) rejoin(ctx context.Context) error {
+	m.mu.Lock()
+	pos := m.pos
+	m.mu.Unlock()
+	var opts []troupe.JoinOption
+	if pos.Epoch != "" {
+		opts = append(opts, troupe.WithSince(pos))
+	}
+	j, err := m.client.Join(ctx, m.room, opts...)
+	if err != nil {
+		return err
+	}
+	m.stats.rejoins.Add(1)
+	for _, msg := range j.Messages {
+		if msg.Offset > pos.Offset {
+			m.ledger.replayed(m.room, m.name, msg.Text, msg.Offset)
+		}
+	}
+	if pos.Epoch != "" && !j.Recovered {
+		return fmt.Errorf("rejoin %s: the server could not recover from offset %d", m.room, pos.Offset)
+	}
+	return nil
+}
+
 // Drill runs one drill: load, faults, settle, verify. progress receives a
 // line per second while it runs.
 func Drill(ctx context.Context, o Options, progress io.Writer) (Report, error) {
 	api := newAPIClient(o.URL, o.APIKey)
 	if err := preflight(ctx, api); err != nil {
+		return Report{}, err
+	}
+	before, err := api.counters(ctx)
+	if err != nil {
 		return Report{}, err
 	}
 	id := runID()
@@ -176,12 +218,17 @@ func Drill(ctx context.Context, o Options, progress io.Writer) (Report, error) {
 		Messages: Messages{
 			Sent: int(st.sent.Load()), Acked: int(st.acked.Load()), Retried: int(st.retried.Load()), Failed: int(st.failed.Load()),
 		},
-		Reconnects: int(st.reconnects.Load()),
+		Reconnects: int(st.reconnects.Load()), Rejoins: int(st.rejoins.Load()),
 	}
 	for _, k := range o.Kinds {
 		rep.Kinds = append(rep.Kinds, string(k))
 	}
 	rep.summarize(faults.reports())
+	after, err := api.counters(ctx)
+	if err != nil {
+		return Report{}, err
+	}
+	rep.Restarts, rep.RoomsStopped, rep.ServerErrors = after.since(before)
 	rep.DrillErrors = append(rep.DrillErrors, faults.errors()...)
 	st.mu.Lock()
 	rep.AckLatency = drills.Summarize(st.ackMS)
@@ -288,7 +335,7 @@ func (p *faultPlan) specs(kind drills.Kind) []drills.Spec {
 	case drills.RoomCrash:
 		var out []drills.Spec
 		for _, r := range p.rooms {
-			out = append(out, drills.Spec{Kind: kind, Room: r, Count: 3, IntervalMS: 300})
+			out = append(out, drills.Spec{Kind: kind, Room: r, Count: p.o.Crashes, IntervalMS: 300})
 		}
 		return out
 	case drills.ConnKill:

@@ -32,13 +32,18 @@ type Report struct {
 	// retries included, ms.
 	AckLatency drills.Summary `json:"ack_latency_ms"`
 	Reconnects int            `json:"reconnects"`
-	// Restarts counts actor restarts the drills caused (crashed rooms and
-	// users that came back).
-	Restarts int `json:"restarts"`
+	// Restarts counts actor restarts on the server during the run, and
+	// RoomsStopped the rooms stopped past their restart budget (clients
+	// then join them again).
+	Restarts     int `json:"restarts"`
+	RoomsStopped int `json:"rooms_stopped"`
+	// Rejoins counts joins the clients made again after their room closed.
+	Rejoins int `json:"rejoins"`
 	// Faults counts faults injected by kind.
 	Faults map[string]int `json:"faults"`
-	// ServerErrors counts error frames the server sent during the drills, by
-	// code; ClientErrors the errors the drill's clients saw, by code.
+	// ServerErrors counts error frames the server sent during the run (to
+	// any client), by code; ClientErrors the errors the drill's own sends
+	// ended with, by code.
 	ServerErrors map[string]int  `json:"server_errors"`
 	ClientErrors map[string]int  `json:"client_errors"`
 	Drills       []drills.Report `json:"drills"`
@@ -58,20 +63,10 @@ func (r *Report) summarize(reps []drills.Report) {
 	r.Drills = reps
 	r.Recovery = map[string]drills.Summary{}
 	r.Faults = map[string]int{}
-	r.ServerErrors = map[string]int{}
 	samples := map[string][]float64{}
 	for _, d := range reps {
 		kind := string(d.Spec.Kind)
 		r.Faults[kind] += d.Injected
-		if d.Spec.Kind == drills.RoomCrash || d.Spec.Kind == drills.UserCrash {
-			// One restart per recovered crash. (Each drill's own Restarts
-			// counts every restart in its window, which overlaps with the
-			// other drills running at the same time.)
-			r.Restarts += d.Recovered
-		}
-		for code, n := range d.Errors {
-			r.ServerErrors[code] += n
-		}
 		samples[kind] = append(samples[kind], d.RecoverySamples...)
 		if d.State == drills.Failed {
 			r.DrillErrors = append(r.DrillErrors, fmt.Sprintf("%s %s: %s", d.ID, kind, d.Error))
@@ -94,7 +89,8 @@ func (r *Report) write(w io.Writer) {
 	fmt.Fprintf(w, "  messages   sent %d  acked %d  retried %d  failed %d\n", m.Sent, m.Acked, m.Retried, m.Failed)
 	v := r.Verdict
 	fmt.Fprintf(w, "  delivery   lost %d  duplicated %d  gaps %d  out of order %d\n", v.Lost, v.Duplicated, v.Gaps, v.OutOfOrder)
-	fmt.Fprintf(w, "  faults     %s   restarts %d   reconnects %d\n", counts(r.Faults), r.Restarts, r.Reconnects)
+	fmt.Fprintf(w, "  faults     %s   restarts %d   rooms stopped %d (rejoined %d)   reconnects %d\n",
+		counts(r.Faults), r.Restarts, r.RoomsStopped, r.Rejoins, r.Reconnects)
 	fmt.Fprintf(w, "  recovery   (server: fault → serving again)\n")
 	for _, kind := range slices.Sorted(maps.Keys(r.Recovery)) {
 		s := r.Recovery[kind]
