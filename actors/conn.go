@@ -342,7 +342,7 @@ func (c *connActor) welcome(ctx actor.Context, m *sessionOpened) {
 		HeartbeatMS: cfg.HeartbeatInterval.Milliseconds(), TimeoutMS: cfg.IdleTimeout.Milliseconds(),
 		FrameBytes: cfg.MaxFrameBytes, RatePerS: cfg.RateLimit, ServerTime: c.env.clock.Now().UnixMilli(),
 	})
-	ctx.Send(ctx.Parent(), &connWelcomed{Conn: c.self})
+	ctx.Send(ctx.Parent(), &connWelcomed{Conn: c.self, User: c.user.ID})
 	c.env.registry.sendUser(c.user.ID, &attachConn{Conn: c.self, Peer: c.peer, User: c.user})
 	c.log.Debug("session opened", "resumed", m.Resumed)
 	queued := c.queued

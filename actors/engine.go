@@ -265,14 +265,18 @@ func (e *Engine) CrashRoomObserved(name string) (recovered <-chan bool, ok bool)
 // KillConns makes up to n welcomed connection actors panic, as a conn-kill
 // drill does: each one's socket is closed with 1011 and its siblings are
 // untouched. It returns how many it crashed.
-func (e *Engine) KillConns(n int) int {
+func (e *Engine) KillConns(n int) int { return e.KillUserConns("", n) }
+
+// KillUserConns is KillConns limited to the connections of one user (any
+// user when user is "").
+func (e *Engine) KillUserConns(user string, n int) int {
 	killed := 0
 	for _, shard := range e.shards {
 		if killed >= n {
 			break
 		}
 		done := make(chan int, 1)
-		e.env.root.Send(shard, &killConns{Max: n - killed, Done: done})
+		e.env.root.Send(shard, &killConns{Max: n - killed, User: user, Done: done})
 		killed += <-done
 	}
 	return killed

@@ -26,7 +26,8 @@ type shardChild struct {
 	pid      *actor.PID
 	peer     Peer
 	welcomed bool
-	closing  bool // closed by a drain round
+	user     string // set once welcomed
+	closing  bool   // closed by a drain round
 }
 
 // closeConns asks a shard to stop taking connections and close up to Max of
@@ -63,7 +64,7 @@ func (h *heartbeatShard) Receive(ctx actor.Context) {
 		m.Reply <- pid
 	case *connWelcomed:
 		if c, ok := h.children[m.Conn.Id]; ok {
-			c.welcomed = true
+			c.welcomed, c.user = true, m.User
 		}
 	case *actor.Terminated:
 		delete(h.children, m.Who.Id)
@@ -72,7 +73,7 @@ func (h *heartbeatShard) Receive(ctx actor.Context) {
 	case *closeConns:
 		m.Done <- h.closeConns(m)
 	case *killConns:
-		m.Done <- h.killConns(ctx, m.Max)
+		m.Done <- h.killConns(ctx, m.Max, m.User)
 	case *countConns:
 		m.Done <- h.welcomed()
 	}
@@ -96,15 +97,15 @@ func (h *heartbeatShard) closeConns(m *closeConns) (left int) {
 	return left
 }
 
-// killConns makes up to max welcomed connection actors panic; HandleFailure
-// then closes their sockets with 1011.
-func (h *heartbeatShard) killConns(ctx actor.Context, max int) int {
+// killConns makes up to max welcomed connection actors (of user, if set)
+// panic; HandleFailure then closes their sockets with 1011.
+func (h *heartbeatShard) killConns(ctx actor.Context, max int, user string) int {
 	n := 0
 	for _, c := range h.children {
 		if n >= max {
 			break
 		}
-		if c.welcomed && !c.closing {
+		if c.welcomed && !c.closing && (user == "" || c.user == user) {
 			c.closing = true
 			ctx.Send(c.pid, &crashConn{})
 			n++

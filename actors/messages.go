@@ -166,6 +166,7 @@ type kick struct {
 // the idle timeout applies to it from now on.
 type connWelcomed struct {
 	Conn *actor.PID
+	User string
 }
 
 // heartbeatTick makes a heartbeat shard check and ping its connections.
@@ -208,9 +209,11 @@ type crashUser struct {
 var errUserCrashDrill = errors.New("actors: user crashed on purpose by a drill")
 
 // killConns asks a heartbeat shard to crash up to Max of its welcomed
-// connection actors. Done receives how many it crashed.
+// connection actors (only User's when User is set). Done receives how many
+// it crashed.
 type killConns struct {
 	Max  int
+	User string
 	Done chan<- int
 }
 

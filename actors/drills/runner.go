@@ -20,7 +20,7 @@ import (
 type Target interface {
 	CrashRoomObserved(room string) (recovered <-chan bool, ok bool)
 	Rooms() []actors.RoomStats
-	KillConns(n int) int
+	KillUserConns(user string, n int) int
 	Connections() int
 	CrashUserObserved(id string) (recovered <-chan bool, ok bool)
 	Users() []string
@@ -316,13 +316,18 @@ func (r *Runner) pause(d time.Duration) bool {
 	}
 }
 
-// connKill kills Count connections, or Fraction of them (at least one).
+// connKill kills Count connections, or Fraction of them (at least one);
+// with User, only that user's (all of them unless Count is set).
 func (r *Runner) connKill(id string, spec Spec) error {
 	n := spec.Count
-	if n == 0 {
+	switch {
+	case n > 0:
+	case spec.User != "":
+		n = math.MaxInt
+	default:
 		n = max(1, int(math.Ceil(spec.Fraction*float64(r.target.Connections()))))
 	}
-	killed := r.target.KillConns(n)
+	killed := r.target.KillUserConns(spec.User, n)
 	r.update(id, func(rep *Report) {
 		rep.Targets = []string{fmt.Sprintf("%d connections", killed)}
 		rep.Injected = killed

@@ -35,8 +35,8 @@ type Spec struct {
 	// Room is the room a room-crash drill crashes; empty means every
 	// active room.
 	Room string `json:"room,omitempty"`
-	// User is the user a user-crash drill crashes; empty means Count live
-	// users.
+	// User is the user a user-crash drill crashes (empty: Count live
+	// users), or whose connections a conn-kill drill kills (empty: any).
 	User string `json:"user,omitempty"`
 	// Count is how many times each room is crashed (room-crash, default 1),
 	// how many users are crashed (user-crash, default 1) or how many

@@ -146,9 +146,21 @@ func TestConnKillAndUserCrashDrills(t *testing.T) {
 	a := startServer(t, "--api-key", testAPIKey)
 	addr := a.Addr.String()
 	c1, _ := joinedClient(t, addr, "one", "r")
-	c2, _ := joinedClient(t, addr, "two", "r")
-	rep := runDrill(t, addr, `{"kind":"user-crash","count":5}`)
-	if rep["state"] != "done" || rep["injected"] != float64(2) || rep["restarts"] != float64(2) {
+	c2, w2 := joinedClient(t, addr, "two", "r")
+	c3, _ := joinedClient(t, addr, "three", "r")
+	two := w2["user"].(map[string]any)["id"].(string)
+	rep := runDrill(t, addr, fmt.Sprintf(`{"kind":"conn-kill","user":%q}`, two))
+	if rep["state"] != "done" || rep["injected"] != float64(1) {
+		t.Fatalf("conn-kill of one user: %v", rep)
+	}
+	if code := c2.waitClose(); code != 1011 {
+		t.Fatalf("the user's connection closed with %d, want 1011", code)
+	}
+	if f := c1.request(map[string]any{"type": "ping"}); f["type"] != "pong" {
+		t.Fatalf("another user's connection after a targeted conn-kill: %v", f)
+	}
+	rep = runDrill(t, addr, `{"kind":"user-crash","count":5}`)
+	if rep["state"] != "done" || rep["injected"] != float64(3) || rep["restarts"] != float64(3) {
 		t.Fatalf("user-crash report: %v", rep)
 	}
 	if f := c1.request(map[string]any{"type": "ping"}); f["type"] != "pong" {
@@ -158,7 +170,7 @@ func TestConnKillAndUserCrashDrills(t *testing.T) {
 	if rep["state"] != "done" || rep["injected"] != float64(2) {
 		t.Fatalf("conn-kill report: %v", rep)
 	}
-	for _, c := range []*rawClient{c1, c2} {
+	for _, c := range []*rawClient{c1, c3} {
 		if code := c.waitClose(); code != 1011 {
 			t.Fatalf("killed connection closed with %d, want 1011", code)
 		}
