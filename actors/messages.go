@@ -3,6 +3,8 @@ package actors
 import (
 	"errors"
 
+	"github.com/troupe-chat/troupe/persistence"
+
 	"github.com/asynkron/protoactor-go/actor"
 )
 
@@ -192,6 +194,24 @@ type crashRoom struct {
 
 // errCrashDrill is the panic value of a drilled room crash.
 var errCrashDrill = errors.New("actors: room crashed on purpose by a drill")
+
+// roomConfigured tells an active room its stored configuration changed.
+type roomConfigured struct {
+	Config persistence.RoomConfig
+}
+
+// deleteRoom asks a room to erase itself (server API). Done receives nil
+// once the store forgot it.
+type deleteRoom struct {
+	Done chan<- error
+}
+
+// roomDeleted is the store lane's answer to a deleteRoom.
+type roomDeleted struct {
+	gen  uint64
+	err  error
+	done chan<- error
+}
 
 // crashConn makes a connection actor panic (conn-kill drills).
 type crashConn struct{}

@@ -227,6 +227,20 @@ func (r *localRegistry) retireUser(id string, e *userEntry) bool {
 }
 
 // Rooms implements Registry.
+// stats returns the last published stats of an active room.
+func (r *localRegistry) stats(name string) (RoomStats, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.rooms[name]
+	if !ok {
+		return RoomStats{}, false
+	}
+	if s := e.stats.Load(); s != nil {
+		return *s, true
+	}
+	return RoomStats{}, false
+}
+
 func (r *localRegistry) userIDs() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()

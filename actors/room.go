@@ -25,6 +25,8 @@ type roomActor struct {
 
 	loaded   bool
 	retired  bool          // out of the registry and stopping: commands go to the successor
+	deleting bool          // a server-API delete is erasing the room: no new writes
+	deleted  bool          // erased: stopping tells members room_closed "deleted"
 	missing  bool          // rooms must be created through the API and this one was not
 	deferred []any         // commands received before the state was loaded, then handled in order
 	carried  []*pendingMsg // a crashed incarnation's unstored messages, being settled after the reload
@@ -152,6 +154,10 @@ func (r *roomActor) forward(msg any) {
 		close(m.Done) // a retired room holds nothing
 	case *joinRoom, *leaveRoom, *connGone, *publish, *typingIn, *presenceOf, *historyOf:
 		r.env.registry.sendRoom(r.shell.name, msg)
+	case *roomConfigured:
+		r.env.registry.sendActiveRoom(r.shell.name, msg)
+	case *deleteRoom:
+		m.Done <- r.env.store.DeleteRoom(context.Background(), r.shell.name)
 	}
 }
 
@@ -196,6 +202,13 @@ func (r *roomActor) dispatch(ctx actor.Context, msg any) {
 		r.presence(m)
 	case *historyOf:
 		r.history(m)
+	case *roomConfigured:
+		r.config = m.Config
+		r.publishStats()
+	case *deleteRoom:
+		r.startDelete(m)
+	case *roomDeleted:
+		r.finishDelete(ctx, m)
 	case *presenceLeft:
 		r.onPresenceLeft(m)
 	case *idleCheck:
@@ -267,7 +280,7 @@ func (r *roomActor) stopped() {
 	r.env.metrics.RoomsActive.Dec()
 	r.env.registry.retireRoom(sh.name, r.entry)
 	sh.close()
-	if r.retired {
+	if r.retired && !r.deleted {
 		return
 	}
 	const text = "the room stopped; join it again"
@@ -711,6 +724,9 @@ func (r *roomActor) publish(p *publish) {
 // write hands the pending batch to the store lane (group commit): while one
 // write is in flight, new messages gather into the next batch.
 func (r *roomActor) write() {
+	if r.deleting {
+		return // the delete on the lane goes first; pending sends are answered when the room stops
+	}
 	if len(r.inflight) == 0 {
 		r.inflight, r.pending = r.pending, nil
 	}
@@ -935,7 +951,7 @@ func (r *roomActor) typing(m *typingIn) {
 }
 
 func (r *roomActor) presence(m *presenceOf) {
-	if r.shell.members.get(m.Conn) == nil {
+	if m.Conn != nil && r.shell.members.get(m.Conn) == nil {
 		r.env.sendTo(m.Peer, ErrorFrame{ID: m.ID, Code: CodeNotJoined, Message: "join " + r.shell.name + " to see its presence"})
 		return
 	}
@@ -1052,6 +1068,44 @@ func (r *roomActor) onHistoryRead(m *historyRead) {
 		msgs = []persistence.Message{}
 	}
 	r.env.sendTo(m.q.Peer, HistoryReply{ID: m.q.ID, Room: r.shell.name, Msgs: msgs, More: m.res.More})
+}
+
+// ---- server-API deletion ----
+
+// startDelete erases the room's stream and configuration on its store lane,
+// after any write in flight; nothing new is written meanwhile.
+func (r *roomActor) startDelete(m *deleteRoom) {
+	if r.deleting {
+		m.Done <- &ProtocolError{Code: CodeUnavailable, Message: "the room is already being deleted"}
+		return
+	}
+	r.deleting = true
+	gen, name, store, cfg := r.gen, r.shell.name, r.env.store, r.env.cfg
+	root, self := r.env.root, r.self
+	r.shell.lane.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.StoreTimeout)
+		defer cancel()
+		root.Send(self, &roomDeleted{gen: gen, err: store.DeleteRoom(ctx, name), done: m.Done})
+	})
+}
+
+// finishDelete stops the erased room: members get room_closed "deleted",
+// unstored sends get unavailable (a retry reaches the room created again,
+// in a new epoch), and commands already queued go to that successor.
+func (r *roomActor) finishDelete(ctx actor.Context, m *roomDeleted) {
+	if m.err != nil {
+		r.deleting = false
+		m.done <- fmt.Errorf("actors: delete room %s: %w", r.shell.name, m.err)
+		r.write()
+		return
+	}
+	r.log().Info("room deleted through the server API", "offset", r.committed, "members", len(r.shell.members.users))
+	r.shell.closeReason = "deleted"
+	r.deleted = true
+	r.retired = true
+	r.env.registry.retireRoom(r.shell.name, r.entry)
+	m.done <- nil
+	ctx.Poison(ctx.Self())
 }
 
 // ---- lifecycle ----

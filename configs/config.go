@@ -22,7 +22,8 @@ type Config struct {
 	// "sqlite://<path>" (see persistence/stores). postgres:// URLs are rejected:
 	// that store is not built in yet.
 	Store string `yaml:"store"`
-	// APIKey is the key server API callers present; "" disables key auth (--api-key).
+	// APIKey is the bearer key server API callers present; "" turns the
+	// server API off (every /api/ route answers 401) (--api-key).
 	APIKey string `yaml:"api_key"`
 	// JWTSecret is the HMAC secret client tokens are verified with; "" disables token
 	// auth (--jwt-secret).

@@ -161,7 +161,7 @@ func newFlagSet(name string, c *Config, configPath *string) *flag.FlagSet {
 
 	fs.StringVar(&c.Addr, "addr", c.Addr, "`host:port` to listen on")
 	fs.StringVar(&c.Store, "store", c.Store, "message store: memory: or sqlite://<path> (postgres:// is not built in yet)")
-	fs.StringVar(&c.APIKey, "api-key", c.APIKey, "key for the server API; empty disables key auth")
+	fs.StringVar(&c.APIKey, "api-key", c.APIKey, "bearer key of the server API under /api/; empty turns the API off")
 	fs.StringVar(&c.JWTSecret, "jwt-secret", c.JWTSecret, "HMAC secret for client tokens; empty disables token auth")
 	fs.BoolVar(&c.Anonymous, "anonymous", c.Anonymous, "allow clients to connect without a token")
 

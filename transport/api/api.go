@@ -1,6 +1,7 @@
 // Package api serves troupe's server HTTP API (PROTOCOL.md, "Server HTTP
 // API"): JSON over HTTP under /api/, each call authorized with the API key as
-// a bearer token. This package holds the routes of recovery drills.
+// a bearer token: publish, notify, disconnect, rooms, presence, history and
+// recovery drills.
 package api
 
 import (
@@ -16,6 +17,8 @@ import (
 
 	"github.com/troupe-chat/troupe/actors"
 	"github.com/troupe-chat/troupe/actors/drills"
+	"github.com/troupe-chat/troupe/persistence"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // maxBody is the largest request body the API reads (413 beyond).
@@ -31,19 +34,43 @@ type Drills interface {
 // maxWait bounds the wait parameter of GET /api/drills/{id}.
 const maxWait = time.Minute
 
+// Engine is what the API asks of the actor engine (*actors.Engine).
+type Engine interface {
+	Publish(ctx context.Context, room string, m actors.ServerMessage) (actors.PublishResult, error)
+	Notify(ctx context.Context, user string, f actors.Notify) (int, error)
+	Disconnect(user, reason string) error
+	Room(ctx context.Context, name string) (actors.RoomStats, error)
+	RoomList(ctx context.Context, withPrivate bool) ([]actors.RoomStats, error)
+	ConfigureRoom(ctx context.Context, name string, cfg persistence.RoomConfig) (created bool, err error)
+	DeleteRoom(ctx context.Context, name string) error
+	Presence(ctx context.Context, room string) ([]actors.PresenceMember, error)
+	History(ctx context.Context, room string, q actors.HistoryPage) ([]persistence.Message, bool, error)
+}
+
 // Options configure the API.
 type Options struct {
 	// Key is the API key callers present as "Authorization: Bearer KEY".
-	// Drills are refused (401) while it is empty: they crash things.
+	// While it is empty every /api/ route answers 401: the API publishes,
+	// disconnects, deletes and crashes things.
 	Key    string
+	Engine Engine
 	Drills Drills
-	Logger *slog.Logger
+	// MaxTextBytes bounds a published message's text; HistoryMax a history
+	// page; MaxMembers a room's max_members.
+	MaxTextBytes int
+	HistoryMax   int
+	MaxMembers   int
+	// BcryptCost is the cost of room password hashes (0: bcrypt's default).
+	BcryptCost int
+	Logger     *slog.Logger
 }
 
 // API is the server API's handlers.
 type API struct {
 	key    []byte
+	engine Engine
 	drills Drills
+	opts   Options
 	log    *slog.Logger
 }
 
@@ -52,15 +79,57 @@ func New(o Options) *API {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &API{key: []byte(o.Key), drills: o.Drills, log: o.Logger.With("component", "api")}
+	if o.BcryptCost == 0 {
+		o.BcryptCost = bcrypt.DefaultCost
+	}
+	return &API{key: []byte(o.Key), engine: o.Engine, drills: o.Drills, opts: o, log: o.Logger.With("component", "api")}
 }
 
-// Routes maps ServeMux patterns to the API's handlers.
+// Routes maps ServeMux patterns to the API's handlers, each behind the key.
 func (a *API) Routes() map[string]http.Handler {
-	return map[string]http.Handler{
-		"POST /api/drills":     a.authorized(http.HandlerFunc(a.startDrill)),
-		"GET /api/drills/{id}": a.authorized(http.HandlerFunc(a.drill)),
+	routes := map[string]http.HandlerFunc{
+		"POST /api/publish":              a.publish,
+		"POST /api/notify":               a.notify,
+		"POST /api/disconnect":           a.disconnect,
+		"GET /api/rooms":                 a.rooms,
+		"GET /api/rooms/{room}":          a.room,
+		"PUT /api/rooms/{room}":          a.configureRoom,
+		"DELETE /api/rooms/{room}":       a.deleteRoom,
+		"GET /api/rooms/{room}/presence": a.presence,
+		"GET /api/rooms/{room}/history":  a.history,
+		"POST /api/drills":               a.startDrill,
+		"GET /api/drills/{id}":           a.drill,
+		"/api/":                          a.noRoute,
 	}
+	out := make(map[string]http.Handler, len(routes))
+	for pattern, h := range routes {
+		out[pattern] = a.authorized(h)
+	}
+	return out
+}
+
+func (a *API) noRoute(w http.ResponseWriter, r *http.Request) {
+	writeError(w, http.StatusNotFound, actors.CodeInvalid, "no such API route: "+r.Method+" "+r.URL.Path)
+}
+
+// engineError answers an error of an engine call with its protocol code.
+func (a *API) engineError(w http.ResponseWriter, r *http.Request, err error) {
+	var pe *actors.ProtocolError
+	if errors.As(err, &pe) {
+		status := http.StatusBadRequest
+		switch pe.Code {
+		case actors.CodeNoSuchRoom, actors.CodeNoSuchUser:
+			status = http.StatusNotFound
+		case actors.CodeRoomFull:
+			status = http.StatusConflict
+		case actors.CodeUnavailable:
+			status = http.StatusServiceUnavailable
+		}
+		writeError(w, status, pe.Code, pe.Message)
+		return
+	}
+	a.log.Error("server API call failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	writeError(w, http.StatusServiceUnavailable, actors.CodeUnavailable, "the server could not complete the call; retry")
 }
 
 // authorized lets a request through only with the right bearer key.
@@ -69,7 +138,7 @@ func (a *API) authorized(next http.Handler) http.Handler {
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if len(a.key) == 0 || !ok || subtle.ConstantTimeCompare([]byte(token), a.key) != 1 {
 			if len(a.key) == 0 {
-				writeError(w, http.StatusUnauthorized, actors.CodeUnauthorized, "this route needs the server started with --api-key")
+				writeError(w, http.StatusUnauthorized, actors.CodeUnauthorized, "the server API is off: start the server with --api-key")
 				return
 			}
 			writeError(w, http.StatusUnauthorized, actors.CodeUnauthorized, "missing or wrong API key")

@@ -142,7 +142,10 @@ func start(cfg configs.Config, log *slog.Logger, opened persistence.Store, o opt
 		return nil, fmt.Errorf("app: transport: %w", err)
 	}
 	runner := drills.New(engine, store, m, log)
-	for pattern, h := range api.New(api.Options{Key: cfg.APIKey, Drills: runner, Logger: log}).Routes() {
+	for pattern, h := range api.New(api.Options{
+		Key: cfg.APIKey, Engine: engine, Drills: runner, Logger: log,
+		MaxTextBytes: cfg.MaxTextBytes, HistoryMax: cfg.HistoryMax, MaxMembers: cfg.MaxMembers,
+	}).Routes() {
 		srv.Handle(pattern, h)
 	}
 	addr, err := srv.Listen()
