@@ -3,6 +3,7 @@ package actors
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -104,6 +105,11 @@ func (c *connActor) Receive(ctx actor.Context) {
 		}
 	case *sessionOpened:
 		c.welcome(ctx, m)
+	case *sessionRefused:
+		if c.phase == phaseSession {
+			c.fail(c.helloID, CodeLimitExceeded, fmt.Sprintf("this user already has %d connections, the most allowed", m.Limit))
+			c.peer.Close(CloseTryAgainLater, "too many connections for this user")
+		}
 	case *takenOver:
 		c.peer.Close(CloseTakenOver, "session taken over by a newer connection")
 	case *kick:

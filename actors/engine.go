@@ -30,6 +30,8 @@ type Config struct {
 	MaxFrameBytes     int
 	MaxRoomsPerConn   int
 	MaxMembers        int
+	// MaxConnsPerUser bounds one user's concurrent connections; 0: no limit.
+	MaxConnsPerUser int
 	HistoryDefault    int
 	HistoryMax        int
 	RecoveryLimit     int

@@ -114,6 +114,12 @@ type openSession struct {
 	Peer      Peer
 }
 
+// sessionRefused answers openSession when the user is at its connection
+// limit.
+type sessionRefused struct {
+	Limit int
+}
+
 // sessionOpened answers openSession.
 type sessionOpened struct {
 	Session string

@@ -13,6 +13,7 @@ type sessionsActor struct {
 	self     *actor.PID
 	sessions map[string]*sessionRecord
 	byConn   map[string]string // attached connection actor id → session id
+	attached map[string]int    // user id → sessions with a connection (the per-user limit)
 }
 
 type sessionRecord struct {
@@ -30,7 +31,8 @@ type sessionExpiry struct {
 
 func newSessionsProps(e *env) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &sessionsActor{env: e, sessions: make(map[string]*sessionRecord), byConn: make(map[string]string)}
+		return &sessionsActor{env: e, sessions: make(map[string]*sessionRecord), byConn: make(map[string]string),
+			attached: make(map[string]int)}
 	}, actor.WithGuardian(e.sessionsStrategy))
 }
 
@@ -53,6 +55,7 @@ func (s *sessionsActor) Receive(ctx actor.Context) {
 		delete(s.byConn, m.Conn.Id)
 		m.Session = id
 		rec.conn = nil
+		s.release(rec.userID)
 		rec.expires = s.env.clock.Now().Add(s.env.cfg.SessionGrace)
 		rec.seq++
 		root, self, ev := s.env.root, s.self, &sessionExpiry{id: m.Session, seq: rec.seq}
@@ -67,9 +70,15 @@ func (s *sessionsActor) Receive(ctx actor.Context) {
 
 func (s *sessionsActor) open(ctx actor.Context, m *openSession) {
 	if rec := s.resumable(m); rec != nil {
-		if rec.conn != nil && !rec.conn.Equal(m.Conn) {
+		switch {
+		case rec.conn != nil && !rec.conn.Equal(m.Conn):
+			// A takeover: the user's count of connections stays.
 			ctx.Send(rec.conn, &takenOver{})
 			delete(s.byConn, rec.conn.Id)
+		case rec.conn == nil:
+			if !s.admit(ctx, m, rec.userID) {
+				return
+			}
 		}
 		rec.conn = m.Conn
 		s.byConn[m.Conn.Id] = m.Requested
@@ -83,10 +92,34 @@ func (s *sessionsActor) open(ctx actor.Context, m *openSession) {
 		rec.anonymous = true
 		rec.userID = "anon-" + randomHex(8)
 	}
+	if !s.admit(ctx, m, rec.userID) {
+		return
+	}
 	s.sessions[id] = rec
 	s.byConn[m.Conn.Id] = id
 	s.env.metrics.SessionsActive.Inc()
 	ctx.Send(m.Conn, &sessionOpened{Session: id, UserID: rec.userID, Name: m.Name})
+}
+
+// admit counts one more connection for user, or refuses the session when
+// the user is at --max-conns-per-user.
+func (s *sessionsActor) admit(ctx actor.Context, m *openSession, user string) bool {
+	if limit := s.env.cfg.MaxConnsPerUser; limit > 0 && s.attached[user] >= limit {
+		s.env.metrics.LimitRejections.WithLabelValues("conns_per_user").Inc()
+		ctx.Send(m.Conn, &sessionRefused{Limit: limit})
+		return false
+	}
+	s.attached[user]++
+	return true
+}
+
+// release counts one connection of user less.
+func (s *sessionsActor) release(user string) {
+	if s.attached[user] <= 1 {
+		delete(s.attached, user)
+		return
+	}
+	s.attached[user]--
 }
 
 // resumable returns the requested session when the new connection may take it:

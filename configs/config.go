@@ -28,6 +28,21 @@ type Config struct {
 	// JWTSecret is the HMAC secret client tokens are verified with; "" disables token
 	// auth (--jwt-secret).
 	JWTSecret string `yaml:"jwt_secret"`
+	// JWTPublicKeys is a file of RS256/ES256 verification keys: a JWKS
+	// document or PEM public keys, read again on SIGHUP (--jwt-public-keys).
+	JWTPublicKeys string `yaml:"jwt_public_keys"`
+	// JWTAudience, when set, must be in a token's aud (--jwt-audience).
+	JWTAudience string `yaml:"jwt_audience"`
+	// JWTIssuer, when set, must be a token's iss (--jwt-issuer).
+	JWTIssuer string `yaml:"jwt_issuer"`
+	// AllowedOrigins lists, comma-separated, the Origin values browsers may
+	// open WebSockets from ("https://chat.example.com", "https://*.example.com");
+	// others get 403 before the upgrade. Empty allows every origin; requests
+	// without Origin (non-browser clients) are always allowed (--allowed-origins).
+	AllowedOrigins string `yaml:"allowed_origins"`
+	// MaxConnsPerUser bounds one user's concurrent connections; 0 means no
+	// limit (--max-conns-per-user).
+	MaxConnsPerUser int `yaml:"max_conns_per_user"`
 	// Anonymous allows clients to connect without a token (--anonymous).
 	Anonymous bool `yaml:"anonymous"`
 
@@ -259,6 +274,7 @@ func (c Config) Validate() error {
 	}{
 		{"max-conns", c.MaxConns},
 		{"max-conns-per-ip", c.MaxConnsPerIP},
+		{"max-conns-per-user", c.MaxConnsPerUser},
 		{"heartbeat-shards", c.HeartbeatShards},
 		{"room-restarts", c.RoomRestarts},
 		{"drain-batch", c.DrainBatch},

@@ -162,7 +162,11 @@ func newFlagSet(name string, c *Config, configPath *string) *flag.FlagSet {
 	fs.StringVar(&c.Addr, "addr", c.Addr, "`host:port` to listen on")
 	fs.StringVar(&c.Store, "store", c.Store, "message store: memory: or sqlite://<path> (postgres:// is not built in yet)")
 	fs.StringVar(&c.APIKey, "api-key", c.APIKey, "bearer key of the server API under /api/; empty turns the API off")
-	fs.StringVar(&c.JWTSecret, "jwt-secret", c.JWTSecret, "HMAC secret for client tokens; empty disables token auth")
+	fs.StringVar(&c.JWTSecret, "jwt-secret", c.JWTSecret, "HMAC secret for client tokens (HS256)")
+	fs.StringVar(&c.JWTPublicKeys, "jwt-public-keys", c.JWTPublicKeys, "`file` of RS256/ES256 token keys: JWKS or PEM public keys; reloaded on SIGHUP")
+	fs.StringVar(&c.JWTAudience, "jwt-audience", c.JWTAudience, "required token aud (empty: not checked)")
+	fs.StringVar(&c.JWTIssuer, "jwt-issuer", c.JWTIssuer, "required token iss (empty: not checked)")
+	fs.StringVar(&c.AllowedOrigins, "allowed-origins", c.AllowedOrigins, "comma-separated browser origins allowed to connect, * wildcards a subdomain level (empty: any)")
 	fs.BoolVar(&c.Anonymous, "anonymous", c.Anonymous, "allow clients to connect without a token")
 
 	fs.DurationVar(&c.HeartbeatInterval, "heartbeat-interval", c.HeartbeatInterval, "interval between server pings")
@@ -185,6 +189,7 @@ func newFlagSet(name string, c *Config, configPath *string) *flag.FlagSet {
 	fs.IntVar(&c.MaxMembers, "max-members", c.MaxMembers, "default member limit of a room")
 	fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "concurrent connections; 0 means no limit")
 	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", c.MaxConnsPerIP, "concurrent connections per client IP; 0 means no limit")
+	fs.IntVar(&c.MaxConnsPerUser, "max-conns-per-user", c.MaxConnsPerUser, "concurrent connections per user; 0 means no limit")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "time limit of graceful shutdown")
 
 	fs.IntVar(&c.HeartbeatShards, "heartbeat-shards", c.HeartbeatShards, "heartbeat timer shards; 0 means 4 per CPU")

@@ -37,6 +37,9 @@ type Config struct {
 	CloseLinger       time.Duration // how long to wait for a client's close frame
 	MaxConns          int           // open connections in total; 0: no limit
 	MaxConnsPerIP     int           // open connections per client IP; 0: no limit
+	// AllowedOrigins lists, comma-separated, the browser origins that may
+	// upgrade (see originPolicy); empty allows any.
+	AllowedOrigins string
 }
 
 // Deps are the transport's collaborators.
@@ -61,6 +64,7 @@ type Server struct {
 	gatherer       prometheus.Gatherer  // static
 	log            *slog.Logger         // static
 	clock          actors.Clock         // static
+	origins        *originPolicy        // static
 	limits         wire.Limits          // static
 	troupeUpgrader *gws.Upgrader        // static: selects troupe.v1
 	plainUpgrader  *gws.Upgrader        // static: no subprotocol
@@ -96,9 +100,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.Clock == nil {
 		deps.Clock = clockwork.NewRealClock()
 	}
+	origins, err := parseOrigins(cfg.AllowedOrigins)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		cfg: cfg, engine: deps.Engine, store: deps.Store, verifier: deps.Verifier,
-		metrics: deps.Metrics, gatherer: deps.Gatherer, log: deps.Logger.With("component", "transport"), clock: deps.Clock,
+		metrics: deps.Metrics, gatherer: deps.Gatherer, log: deps.Logger.With("component", "transport"), clock: deps.Clock, origins: origins,
 		limits:   wire.Limits{MaxTextBytes: cfg.MaxTextBytes, HistoryMax: cfg.HistoryMax},
 		conns:    make(map[*wsConn]struct{}),
 		admitted: newAdmission(cfg.MaxConns, cfg.MaxConnsPerIP),

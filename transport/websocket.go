@@ -142,6 +142,11 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "a WebSocket upgrade is required", http.StatusUpgradeRequired)
 		return
 	}
+	if !s.origins.allows(r.Header.Get("Origin")) {
+		s.metrics.UpgradesRejected.WithLabelValues("origin").Inc()
+		http.Error(w, "origin not allowed", http.StatusForbidden)
+		return
+	}
 	// Registering the read loop before hijacking, under mu, lets Shutdown wait
 	// for every connection it did not refuse.
 	ip := remoteIP(r)

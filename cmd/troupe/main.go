@@ -88,14 +88,25 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		log.Error("troupe failed to start", "err", err)
 		return 1
 	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	code := 0
-	select {
-	case <-ctx.Done():
-		log.Info("signal received; draining", "timeout", cfg.ShutdownTimeout)
-	case err := <-a.Served():
-		if err != nil {
-			log.Error("serving failed", "err", err)
-			code = 1
+	for waiting := true; waiting; {
+		select {
+		case <-hup:
+			if err := a.Reload(); err != nil {
+				log.Error("reload failed; keeping the old settings", "err", err)
+			}
+		case <-ctx.Done():
+			log.Info("signal received; draining", "timeout", cfg.ShutdownTimeout)
+			waiting = false
+		case err := <-a.Served():
+			if err != nil {
+				log.Error("serving failed", "err", err)
+				code = 1
+			}
+			waiting = false
 		}
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)

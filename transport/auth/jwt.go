@@ -3,6 +3,7 @@ package auth
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -20,8 +21,12 @@ const MaxSubjectBytes = 128
 
 // Options configure a JWTVerifier.
 type Options struct {
-	// HMACSecret enables HS256 with this key; it must not be empty.
+	// HMACSecret enables HS256 with this key.
 	HMACSecret []byte
+	// PublicKeyFile enables RS256 and ES256 with the keys of this file: a
+	// JWKS document, or one or more PEM public keys (RSA; EC P-256). Reload
+	// reads it again.
+	PublicKeyFile string
 	// Leeway is the clock skew allowed on exp and nbf.
 	Leeway time.Duration
 	// Audience, when set, must appear in the token's aud.
@@ -37,7 +42,9 @@ type Options struct {
 type JWTVerifier struct {
 	parser  *jwt.Parser
 	hmacKey []byte
-	err     error // set when the verifier was built from bad options: every Verify fails
+	keyFile string                     // static: the public key file, "" for none
+	keys    atomic.Pointer[publicKeys] // replaced by Reload
+	err     error                      // set when the verifier was built from bad options: every Verify fails
 }
 
 var _ actors.TokenVerifier = (*JWTVerifier)(nil)
@@ -50,8 +57,17 @@ func New(opts Options) (*JWTVerifier, error) {
 		v.hmacKey = append([]byte(nil), opts.HMACSecret...)
 		methods = append(methods, jwt.SigningMethodHS256.Alg())
 	}
+	if opts.PublicKeyFile != "" {
+		keys, err := loadPublicKeys(opts.PublicKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		v.keyFile = opts.PublicKeyFile
+		v.keys.Store(keys)
+		methods = append(methods, jwt.SigningMethodRS256.Alg(), jwt.SigningMethodES256.Alg())
+	}
 	if len(methods) == 0 {
-		return nil, errors.New("auth: no token key configured (HMACSecret is empty)")
+		return nil, errors.New("auth: no token key configured (neither an HMAC secret nor a public key file)")
 	}
 	if opts.Leeway < 0 {
 		return nil, fmt.Errorf("auth: negative leeway %v", opts.Leeway)
@@ -122,8 +138,26 @@ func (v *JWTVerifier) key(t *jwt.Token) (any, error) {
 		if v.hmacKey != nil {
 			return v.hmacKey, nil
 		}
+	case *jwt.SigningMethodRSA, *jwt.SigningMethodECDSA:
+		if keys := v.keys.Load(); keys != nil {
+			return keys.key(t)
+		}
 	}
 	return nil, fmt.Errorf("no key for algorithm %s", t.Method.Alg())
+}
+
+// Reload reads the public key file again (on SIGHUP). On error the keys in
+// use stay. Without a key file it does nothing.
+func (v *JWTVerifier) Reload() error {
+	if v.keyFile == "" {
+		return nil
+	}
+	keys, err := loadPublicKeys(v.keyFile)
+	if err != nil {
+		return err
+	}
+	v.keys.Store(keys)
+	return nil
 }
 
 // SignHS256 mints an HS256 token for c: sub, and name, exp and rooms when set (a

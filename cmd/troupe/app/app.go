@@ -34,6 +34,7 @@ type App struct {
 	server *transport.Server
 	store  *faults.Store // the configured store, with drill faults off until injected
 	drills *drills.Runner
+	tokens *auth.JWTVerifier // nil when tokens are refused
 	log    *slog.Logger
 	served chan error
 }
@@ -86,12 +87,16 @@ func start(cfg configs.Config, log *slog.Logger, opened persistence.Store, o opt
 	reg := registry.New()
 	m := metrics.New(reg)
 	var verifier actors.TokenVerifier
-	if cfg.JWTSecret != "" {
-		v, err := auth.New(auth.Options{HMACSecret: []byte(cfg.JWTSecret), Leeway: cfg.TokenLeeway, Now: o.clock.Now})
+	var jwtVerifier *auth.JWTVerifier
+	if cfg.JWTSecret != "" || cfg.JWTPublicKeys != "" {
+		v, err := auth.New(auth.Options{
+			HMACSecret: []byte(cfg.JWTSecret), PublicKeyFile: cfg.JWTPublicKeys,
+			Audience: cfg.JWTAudience, Issuer: cfg.JWTIssuer, Leeway: cfg.TokenLeeway, Now: o.clock.Now,
+		})
 		if err != nil {
 			return nil, fmt.Errorf("app: token verifier: %w", err)
 		}
-		verifier = v
+		verifier, jwtVerifier = v, v
 	}
 	ecfg := actors.DefaultConfig()
 	ecfg.Anonymous = cfg.Anonymous
@@ -105,6 +110,7 @@ func start(cfg configs.Config, log *slog.Logger, opened persistence.Store, o opt
 	ecfg.MaxFrameBytes = cfg.MaxFrameBytes
 	ecfg.MaxRoomsPerConn = cfg.MaxRoomsPerConn
 	ecfg.MaxMembers = cfg.MaxMembers
+	ecfg.MaxConnsPerUser = cfg.MaxConnsPerUser
 	ecfg.HistoryDefault = cfg.HistoryDefault
 	ecfg.HistoryMax = cfg.HistoryMax
 	ecfg.RecoveryLimit = cfg.RecoveryLimit
@@ -137,6 +143,7 @@ func start(cfg configs.Config, log *slog.Logger, opened persistence.Store, o opt
 		HeartbeatInterval: cfg.HeartbeatInterval,
 		MaxConns:          cfg.MaxConns,
 		MaxConnsPerIP:     cfg.MaxConnsPerIP,
+		AllowedOrigins:    cfg.AllowedOrigins,
 	}, transport.Deps{Engine: engine, Store: store, Verifier: verifier, Metrics: m, Gatherer: reg, Logger: log, Clock: o.clock})
 	if err != nil {
 		return nil, fmt.Errorf("app: transport: %w", err)
@@ -152,7 +159,7 @@ func start(cfg configs.Config, log *slog.Logger, opened persistence.Store, o opt
 	if err != nil {
 		return nil, err
 	}
-	a := &App{Addr: addr, engine: engine, server: srv, store: store, drills: runner, log: log, served: make(chan error, 1)}
+	a := &App{Addr: addr, engine: engine, server: srv, store: store, drills: runner, tokens: jwtVerifier, log: log, served: make(chan error, 1)}
 	go func() { a.served <- srv.Serve() }()
 	log.Info("troupe serving", "addr", addr.String(), "store", redactStore(cfg.Store))
 	return a, nil
@@ -164,6 +171,19 @@ func (a *App) Engine() *actors.Engine { return a.engine }
 
 // Faults returns the store's fault switch, for store-stall drills.
 func (a *App) Faults() *faults.Store { return a.store }
+
+// Reload re-reads what can change without a restart (SIGHUP): the token
+// public keys. On error the old keys stay in use.
+func (a *App) Reload() error {
+	if a.tokens == nil {
+		return nil
+	}
+	if err := a.tokens.Reload(); err != nil {
+		return fmt.Errorf("app: reload token keys: %w", err)
+	}
+	a.log.Info("token keys reloaded")
+	return nil
+}
 
 // Served reports the end of serving (an error only if serving failed).
 func (a *App) Served() <-chan error { return a.served }

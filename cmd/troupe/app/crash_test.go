@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -17,6 +18,23 @@ import (
 type serverProcess struct {
 	cmd  *exec.Cmd
 	addr string
+	logs chan string // the server's log lines after the serving line (dropped when full)
+}
+
+// waitLog waits for a log line containing text.
+func (p *serverProcess) waitLog(t *testing.T, text string) {
+	t.Helper()
+	deadline := time.After(frameWait)
+	for {
+		select {
+		case line := <-p.logs:
+			if strings.Contains(line, text) {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("the server never logged %q", text)
+		}
+	}
 }
 
 var servingLine = regexp.MustCompile(`msg="troupe serving" addr=(\S+)`)
@@ -48,6 +66,7 @@ func startProcess(t *testing.T, bin string, args ...string) *serverProcess {
 		_ = cmd.Wait()
 	})
 	found := make(chan string, 1)
+	logs := make(chan string, 1024)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
@@ -56,12 +75,17 @@ func startProcess(t *testing.T, bin string, args ...string) *serverProcess {
 				case found <- m[1]:
 				default:
 				}
+				continue
+			}
+			select {
+			case logs <- sc.Text():
+			default:
 			}
 		}
 	}()
 	select {
 	case addr := <-found:
-		return &serverProcess{cmd: cmd, addr: addr}
+		return &serverProcess{cmd: cmd, addr: addr, logs: logs}
 	case <-time.After(30 * time.Second):
 		t.Fatal("server did not start")
 	}
