@@ -16,7 +16,7 @@ import (
 // ServerMessage is a message the server API publishes into a room.
 type ServerMessage struct {
 	From    UserRef // who it is from; the zero value means the server itself
-	Kind    string
+	Kind    string // "" means "text"
 	Text    string
 	Data    []byte // raw JSON, nil for none
 	ReplyTo string
@@ -39,6 +39,9 @@ func (e *ProtocolError) Is(target error) bool {
 func (e *Engine) Publish(ctx context.Context, room string, m ServerMessage) (PublishResult, error) {
 	if m.From.ID == "" {
 		m.From = UserRef{ID: "server", Name: "server"}
+	}
+	if m.Kind == "" {
+		m.Kind = "text"
 	}
 	reply := make(chan PublishResult, 1)
 	e.env.registry.sendRoom(room, &publish{

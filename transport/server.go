@@ -213,7 +213,7 @@ func (s *Server) connOpened(wc *wsConn) {
 	s.mu.Unlock()
 	s.metrics.ConnectionsOpened.Inc()
 	s.metrics.ConnectionsActive.Inc()
-	wc.log.Debug("connection opened")
+	wc.log.Info("connection opened")
 }
 
 func (s *Server) connClosed(wc *wsConn, code int) {

@@ -20,7 +20,7 @@ func TestServerAPIPublishNotifyDisconnect(t *testing.T) {
 		t.Fatalf("publish: %d %v", code, ack)
 	}
 	m := messagesOf(member.nextOfType("message"))
-	if len(m) != 1 || m[0]["text"] != "extra!" || m[0]["from"].(map[string]any)["id"] != "server" || m[0]["offset"] != float64(1) {
+	if len(m) != 1 || m[0]["text"] != "extra!" || m[0]["kind"] != "text" || m[0]["from"].(map[string]any)["id"] != "server" || m[0]["offset"] != float64(1) {
 		t.Fatalf("member got %v", m)
 	}
 	code, ack = apiCall(t, addr, testAPIKey, "POST", "/api/publish", `{"room":"news","kind":"system","text":"maintenance","from":{"id":"ops","name":"Ops team"}}`)
