@@ -140,6 +140,8 @@ type Engine struct {
 	shards   []*actor.PID
 	next     atomic.Uint64
 	draining atomic.Bool
+	stop     chan struct{} // closed by Shutdown: ends the mailbox sampler
+	sampled  chan struct{} // closed when the sampler has ended
 }
 
 // New validates cfg and deps and starts the actor system with its sessions
@@ -190,7 +192,7 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 	if n <= 0 {
 		n = 4 * runtime.NumCPU()
 	}
-	eng := &Engine{env: e, system: system}
+	eng := &Engine{env: e, system: system, stop: make(chan struct{}), sampled: make(chan struct{})}
 	for i := range n {
 		pid, err := system.Root.SpawnNamed(newHeartbeatProps(e), fmt.Sprintf("heartbeat/%d", i))
 		if err != nil {
@@ -199,6 +201,7 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 		eng.shards = append(eng.shards, pid)
 	}
 	system.EventStream.Subscribe(eng.reroute)
+	go eng.sampleMailboxes(2 * time.Second)
 	return eng, nil
 }
 
@@ -284,9 +287,8 @@ func (e *Engine) KillUserConns(user string, n int) int {
 		if killed >= n {
 			break
 		}
-		done := make(chan int, 1)
-		e.env.root.Send(shard, &killConns{Max: n - killed, User: user, Done: done})
-		killed += <-done
+		left := n - killed
+		killed += e.askShard(shard, func(done chan<- int) any { return &killConns{Max: left, User: user, Done: done} })
 	}
 	return killed
 }
@@ -294,10 +296,8 @@ func (e *Engine) KillUserConns(user string, n int) int {
 // Connections counts the welcomed connections that are not closing.
 func (e *Engine) Connections() int {
 	total := 0
-	for _, shard := range e.shards {
-		done := make(chan int, 1)
-		e.env.root.Send(shard, &countConns{Done: done})
-		total += <-done
+	for _, n := range e.ShardConnections() {
+		total += n
 	}
 	return total
 }
@@ -343,6 +343,8 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	e.env.quiescing.Store(true)
+	close(e.stop)
+	<-e.sampled
 	var errs []error
 	if err := e.drainRooms(ctx); err != nil {
 		errs = append(errs, err)
@@ -361,6 +363,48 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	}
 	e.system.Shutdown()
 	return errors.Join(errs...)
+}
+
+// sampleMailboxes sets troupe_mailbox_depth{kind="room"} to the deepest
+// room mailbox every interval, until Shutdown.
+func (e *Engine) sampleMailboxes(interval time.Duration) {
+	defer close(e.sampled)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-t.C:
+			deepest := 0
+			for _, s := range e.env.registry.Rooms() {
+				deepest = max(deepest, s.Mailbox)
+			}
+			e.env.metrics.MailboxDepth.WithLabelValues("room").Set(float64(deepest))
+		}
+	}
+}
+
+// ShardConnections counts the welcomed connections of each heartbeat shard.
+func (e *Engine) ShardConnections() []int {
+	out := make([]int, len(e.shards))
+	for i, shard := range e.shards {
+		out[i] = e.askShard(shard, func(done chan<- int) any { return &countConns{Done: done} })
+	}
+	return out
+}
+
+// askShard sends a shard a question answered with a count; a shard that does
+// not answer within 5s (it stopped at shutdown) counts 0.
+func (e *Engine) askShard(shard *actor.PID, question func(done chan<- int) any) int {
+	done := make(chan int, 1)
+	e.env.root.Send(shard, question(done))
+	select {
+	case n := <-done:
+		return n
+	case <-time.After(5 * time.Second):
+		return 0
+	}
 }
 
 // drainRooms waits until every room has stored and acked what it holds.

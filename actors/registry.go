@@ -34,13 +34,15 @@ type RoomStats struct {
 	Offset      uint64
 	Epoch       string
 	Restarts    int
+	Mailbox     int // messages waiting in the room actor's mailbox (filled in by Rooms)
 }
 
 // roomEntry is a registry slot for one active room actor.
 type roomEntry struct {
-	pid   *actor.PID
-	shell *roomShell
-	stats atomic.Pointer[RoomStats] // written by the room actor, read by Rooms
+	pid     *actor.PID
+	shell   *roomShell
+	stats   atomic.Pointer[RoomStats] // written by the room actor, read by Rooms
+	mailbox mailboxDepth              // counted by the actor's mailbox middleware
 }
 
 // userEntry is a registry slot for one active user actor.
@@ -236,7 +238,9 @@ func (r *localRegistry) stats(name string) (RoomStats, bool) {
 		return RoomStats{}, false
 	}
 	if s := e.stats.Load(); s != nil {
-		return *s, true
+		out := *s
+		out.Mailbox = e.mailbox.Load()
+		return out, true
 	}
 	return RoomStats{}, false
 }
@@ -256,11 +260,12 @@ func (r *localRegistry) Rooms() []RoomStats {
 	r.mu.Lock()
 	out := make([]RoomStats, 0, len(r.rooms))
 	for name, e := range r.rooms {
-		if s := e.stats.Load(); s != nil {
-			out = append(out, *s)
-		} else {
-			out = append(out, RoomStats{Room: name})
+		s := RoomStats{Room: name}
+		if p := e.stats.Load(); p != nil {
+			s = *p
 		}
+		s.Mailbox = e.mailbox.Load()
+		out = append(out, s)
 	}
 	r.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Room < out[j].Room })

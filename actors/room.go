@@ -102,7 +102,7 @@ type (
 func newRoomProps(e *env, shell *roomShell, entry *roomEntry) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &roomActor{env: e, shell: shell, entry: entry}
-	}, actor.WithGuardian(e.roomStrategy))
+	}, actor.WithGuardian(e.roomStrategy), actor.WithMailbox(actor.Unbounded(&entry.mailbox)))
 }
 
 // Receive implements actor.Actor.

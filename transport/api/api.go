@@ -45,6 +45,10 @@ type Engine interface {
 	DeleteRoom(ctx context.Context, name string) error
 	Presence(ctx context.Context, room string) ([]actors.PresenceMember, error)
 	History(ctx context.Context, room string, q actors.HistoryPage) ([]persistence.Message, bool, error)
+	// For the admin dashboard's actor tree:
+	Rooms() []actors.RoomStats
+	Users() []string
+	ShardConnections() []int
 }
 
 // Options configure the API.
@@ -99,6 +103,7 @@ func (a *API) Routes() map[string]http.Handler {
 		"GET /api/rooms/{room}/history":  a.history,
 		"POST /api/drills":               a.startDrill,
 		"GET /api/drills/{id}":           a.drill,
+		"GET /api/admin/tree":            a.tree,
 		"/api/":                          a.noRoute,
 	}
 	out := make(map[string]http.Handler, len(routes))

@@ -157,3 +157,36 @@ func TestServerAPIRooms(t *testing.T) {
 		t.Fatalf("the room created again must start a new epoch with no history: %v (old epoch %v)", j, epoch)
 	}
 }
+
+// TestAdminTree reads the live actor tree the admin dashboard shows.
+func TestAdminTree(t *testing.T) {
+	a := startServer(t, "--api-key", testAPIKey)
+	addr := a.Addr.String()
+	joinedClient(t, addr, "one", "tree")
+	joinedClient(t, addr, "two", "tree")
+	code, tree := apiCall(t, addr, testAPIKey, "GET", "/api/admin/tree", "")
+	if code != 200 {
+		t.Fatalf("tree: %d %v", code, tree)
+	}
+	rooms, _ := tree["rooms"].([]any)
+	if len(rooms) != 1 {
+		t.Fatalf("rooms: %v", tree["rooms"])
+	}
+	r := rooms[0].(map[string]any)
+	if r["room"] != "tree" || r["members"] != float64(2) || r["connections"] != float64(2) || r["mailbox"] == nil || r["epoch"] == "" {
+		t.Fatalf("room: %v", r)
+	}
+	if users := tree["users"].(map[string]any); users["count"] != float64(2) || len(users["ids"].([]any)) != 2 {
+		t.Fatalf("users: %v", users)
+	}
+	total := 0.0
+	for _, s := range tree["shards"].([]any) {
+		total += s.(map[string]any)["connections"].(float64)
+	}
+	if total != 2 || tree["connections"] != float64(2) {
+		t.Fatalf("shards: %v (connections %v)", tree["shards"], tree["connections"])
+	}
+	if code, _ := apiCall(t, addr, "", "GET", "/api/admin/tree", ""); code != 401 {
+		t.Fatalf("tree without the key: %d", code)
+	}
+}
