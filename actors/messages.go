@@ -22,6 +22,11 @@ type joinRoom struct {
 	Since      *Position
 	History    int
 	TokenRooms []string
+	// checkedAgainst is the room password hash Password was compared with,
+	// off the room's goroutine (bcrypt is slow on purpose), and passwordOK
+	// the verdict.
+	checkedAgainst string
+	passwordOK     bool
 }
 
 // leaveRoom asks a room to remove a member at the member's request.

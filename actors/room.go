@@ -543,6 +543,9 @@ func (r *roomActor) join(m *joinRoom) {
 	members := &r.shell.members
 	existing := members.get(m.Conn)
 	if existing == nil {
+		if r.passwordPending(m) {
+			return // checked off the room's goroutine; the join comes back
+		}
 		if !r.mayEnter(m) {
 			fail(r.denyCode(m), "no right to join "+name)
 			return
@@ -584,7 +587,26 @@ func (r *roomActor) mayEnter(m *joinRoom) bool {
 	if r.config.PasswordHash == "" || m.Password == "" {
 		return false
 	}
-	return bcrypt.CompareHashAndPassword([]byte(r.config.PasswordHash), []byte(m.Password)) == nil
+	return m.passwordOK && m.checkedAgainst == r.config.PasswordHash
+}
+
+// passwordPending starts checking a join's password against the room's hash
+// on another goroutine, so the room keeps serving meanwhile: bcrypt takes
+// tens of milliseconds on purpose. The join is sent back to the room with
+// the verdict. It reports whether the join waits for that check.
+func (r *roomActor) passwordPending(m *joinRoom) bool {
+	hash := r.config.PasswordHash
+	if hash == "" || m.Password == "" || m.checkedAgainst == hash || slices.Contains(m.TokenRooms, r.shell.name) {
+		return false
+	}
+	name, registry := r.shell.name, r.env.registry
+	go func() {
+		checked := *m
+		checked.checkedAgainst = hash
+		checked.passwordOK = bcrypt.CompareHashAndPassword([]byte(hash), []byte(m.Password)) == nil
+		registry.sendRoom(name, &checked)
+	}()
+	return true
 }
 
 func (r *roomActor) denyCode(m *joinRoom) string {
