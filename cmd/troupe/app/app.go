@@ -9,12 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"strings"
 
 	"github.com/troupe-chat/troupe/actors"
 	"github.com/troupe-chat/troupe/actors/drills"
+	jsclient "github.com/troupe-chat/troupe/clients/js"
 	"github.com/troupe-chat/troupe/configs"
 	"github.com/troupe-chat/troupe/metrics"
 	"github.com/troupe-chat/troupe/metrics/registry"
@@ -25,6 +27,7 @@ import (
 	"github.com/troupe-chat/troupe/transport/api"
 	"github.com/troupe-chat/troupe/transport/auth"
 	"github.com/troupe-chat/troupe/transport/wire"
+	"github.com/troupe-chat/troupe/web"
 )
 
 // App is one running troupe server.
@@ -155,6 +158,14 @@ func start(cfg configs.Config, log *slog.Logger, opened persistence.Store, o opt
 	}).Routes() {
 		srv.Handle(pattern, h)
 	}
+	jsFiles, err := fs.Sub(jsclient.Files, "src")
+	if err != nil {
+		return nil, fmt.Errorf("app: js client files: %w", err)
+	}
+	// "/" rather than "GET /": the least specific pattern never conflicts
+	// with a route added later, whatever its method; the page answers 405
+	// for methods other than GET and HEAD itself.
+	srv.Handle("/", web.Handler(jsFiles))
 	addr, err := srv.Listen()
 	if err != nil {
 		return nil, err

@@ -1,0 +1,6 @@
+package jsclient
+
+import "embed"
+
+//go:embed src
+var Files embed.FS

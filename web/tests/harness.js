@@ -1,0 +1,212 @@
+// Test harness: builds troupe, runs it on loopback with a fresh SQLite store,
+// and drives Debian's Chromium through playwright-core. Everything it starts
+// it stops, also when a test fails or the runner is interrupted.
+
+import { spawn, spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { chromium } from 'playwright-core'
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
+export const API_KEY = 'k'
+export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium'
+/** How long any single wait for the page may take. */
+export const WAIT_MS = 20000
+
+const children = new Set()
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL')
+})
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    for (const c of children) c.kill('SIGKILL')
+    process.exit(130)
+  })
+}
+
+function goBinary() {
+  if (process.env.GO) return process.env.GO
+  const which = spawnSync('go', ['version'], { stdio: 'ignore' })
+  if (!which.error && which.status === 0) return 'go'
+  return '/usr/local/go/bin/go'
+}
+
+/** Server is one troupe process on 127.0.0.1 with its own data directory. */
+export class Server {
+  static async start() {
+    const s = new Server()
+    s.dir = mkdtempSync(join(tmpdir(), 'troupe-web-'))
+    s.bin = join(s.dir, 'troupe')
+    const build = spawnSync(goBinary(), ['build', '-o', s.bin, './cmd/troupe'], {
+      cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    if (build.error || build.status !== 0) {
+      s.cleanup()
+      throw new Error(`go build failed: ${build.error ?? ''}\n${build.stdout}${build.stderr}`)
+    }
+    await s.spawn()
+    return s
+  }
+
+  /** spawn starts the binary on a port the kernel picks and waits until /readyz answers 200. */
+  async spawn() {
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TROUPE_')))
+    const child = spawn(this.bin, [
+      '--addr', '127.0.0.1:0',
+      '--store', `sqlite://${join(this.dir, 't.db')}`,
+      '--api-key', API_KEY,
+    ], { env, stdio: ['ignore', 'ignore', 'pipe'] })
+    children.add(child)
+    this.child = child
+    this.log = ''
+    this.exited = new Promise((res) => child.once('exit', (code, signal) => {
+      children.delete(child)
+      res({ code, signal })
+    }))
+    // The server logs the address it bound: "troupe serving addr=127.0.0.1:NNNNN".
+    this.url = await new Promise((res, rej) => {
+      const timer = setTimeout(() => rej(new Error(`troupe did not start:\n${this.log}`)), 30000)
+      child.stderr.setEncoding('utf8')
+      child.stderr.on('data', (chunk) => {
+        this.log += chunk
+        if (this.log.length > 1 << 20) this.log = this.log.slice(-(1 << 19))
+        const m = /troupe serving"?.*?\baddr"?[=:]"?(127\.0\.0\.1:\d+)/.exec(this.log)
+        if (m) {
+          clearTimeout(timer)
+          res(`http://${m[1]}`)
+        }
+      })
+      child.once('exit', (code) => {
+        clearTimeout(timer)
+        rej(new Error(`troupe exited with ${code} before serving:\n${this.log}`))
+      })
+    })
+    await this.waitReady()
+  }
+
+  async waitReady() {
+    const deadline = Date.now() + 30000
+    for (;;) {
+      try {
+        const r = await fetch(`${this.url}/readyz`)
+        if (r.ok) return
+      } catch { /* not listening yet */ }
+      if (Date.now() > deadline) throw new Error(`troupe not ready:\n${this.log}`)
+      await new Promise((res) => setTimeout(res, 50))
+    }
+  }
+
+  /** api calls the server API with the key. */
+  async api(method, path, body) {
+    const r = await fetch(`${this.url}${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${API_KEY}`, 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+    const text = await r.text()
+    if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${text}`)
+    return text ? JSON.parse(text) : null
+  }
+
+  async stop() {
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill('SIGTERM')
+      const t = setTimeout(() => this.child.kill('SIGKILL'), 10000)
+      await this.exited
+      clearTimeout(t)
+    }
+    this.cleanup()
+  }
+
+  cleanup() {
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true })
+  }
+}
+
+export async function launchBrowser() {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} is missing: apt-get update && apt-get install -y chromium`)
+  }
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run',
+    ],
+  })
+}
+
+/**
+ * User is one person: a browser context of their own (own storage) with one
+ * page on the chat. Page errors and console errors (CSP violations among
+ * them) are collected; a test checks them with assertNoErrors.
+ */
+export class User {
+  static async open(browser, server, name, { viewport = { width: 1200, height: 800 } } = {}) {
+    const u = new User()
+    u.name = name
+    u.server = server
+    u.context = await browser.newContext({ viewport, baseURL: server.url })
+    u.context.setDefaultTimeout(WAIT_MS)
+    u.page = await u.context.newPage()
+    u.errors = []
+    u.expected = [] // console errors a test expects, as regular expressions
+    u.page.on('pageerror', (err) => u.errors.push(`pageerror: ${err.message}`))
+    u.page.on('console', (msg) => {
+      if (msg.type() === 'error' && !u.expected.some((re) => re.test(msg.text()))) u.errors.push(`console: ${msg.text()}`)
+    })
+    await u.page.goto('/')
+    await u.page.getByLabel('Your name').fill(name)
+    await u.page.getByRole('button', { name: 'Start chatting' }).click()
+    await u.status('connected')
+    return u
+  }
+
+  /** status waits until the connection banner is in state. */
+  async status(state) {
+    await this.page.locator(`#conn-status[data-state="${state}"]`).waitFor()
+  }
+
+  /** join joins (or creates) room through the form and waits until it is shown. */
+  async join(room) {
+    const p = this.page
+    if (!(await p.locator('#join-name').isVisible())) await p.getByRole('button', { name: 'Rooms' }).click()
+    await p.getByLabel('Join or create a room').fill(room)
+    await p.getByLabel('Join or create a room').press('Enter')
+    await p.locator('#room-title', { hasText: `#${room}` }).waitFor()
+    await p.locator(`#joined-rooms [data-room="${room}"][aria-current="true"]`).waitFor({ state: 'attached' })
+  }
+
+  /** send types text in the message box and presses Enter; it waits until the server acked it. */
+  async send(text) {
+    const box = this.page.getByLabel('Message', { exact: true })
+    await box.fill(text)
+    await box.press('Enter')
+    await this.message(text, { acked: true })
+  }
+
+  /** message is the shown message whose text is text (acked: it has its server id). */
+  message(text, { acked = false } = {}) {
+    const list = this.page.locator('.message-list:visible')
+    const item = list.locator(acked ? 'li.msg[data-id]' : 'li.msg').filter({
+      has: this.page.locator('.msg-text', { hasText: text }),
+    })
+    return item.first().waitFor().then(() => item.first())
+  }
+
+  assertNoErrors() {
+    if (this.errors.length) throw new Error(`${this.name}'s page reported errors:\n${this.errors.join('\n')}`)
+  }
+
+  async close() {
+    await this.context.close()
+  }
+}
+
+/** textOf returns the trimmed textContent of the first element of locator. */
+export async function textOf(locator) {
+  return ((await locator.first().textContent()) ?? '').trim()
+}
