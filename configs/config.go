@@ -40,6 +40,10 @@ type Config struct {
 	// others get 403 before the upgrade. Empty allows every origin; requests
 	// without Origin (non-browser clients) are always allowed (--allowed-origins).
 	AllowedOrigins string `yaml:"allowed_origins"`
+	// TrustedProxies lists, comma-separated, the CIDRs of reverse proxies
+	// (nginx) whose X-Forwarded-For is believed for the client address used
+	// by per-IP limits and logs (--trusted-proxies).
+	TrustedProxies string `yaml:"trusted_proxies"`
 	// MaxConnsPerUser bounds one user's concurrent connections; 0 means no
 	// limit (--max-conns-per-user).
 	MaxConnsPerUser int `yaml:"max_conns_per_user"`

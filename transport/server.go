@@ -40,6 +40,10 @@ type Config struct {
 	// AllowedOrigins lists, comma-separated, the browser origins that may
 	// upgrade (see originPolicy); empty allows any.
 	AllowedOrigins string
+	// TrustedProxies lists, comma-separated, the CIDRs or addresses of
+	// reverse proxies whose X-Forwarded-For names the client (per-IP
+	// limits, logs); empty trusts none.
+	TrustedProxies string
 }
 
 // Deps are the transport's collaborators.
@@ -65,6 +69,7 @@ type Server struct {
 	log            *slog.Logger         // static
 	clock          actors.Clock         // static
 	origins        *originPolicy        // static
+	proxies        *proxyPolicy         // static
 	limits         wire.Limits          // static
 	troupeUpgrader *gws.Upgrader        // static: selects troupe.v1
 	plainUpgrader  *gws.Upgrader        // static: no subprotocol
@@ -104,9 +109,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	proxies, err := parseProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		cfg: cfg, engine: deps.Engine, store: deps.Store, verifier: deps.Verifier,
-		metrics: deps.Metrics, gatherer: deps.Gatherer, log: deps.Logger.With("component", "transport"), clock: deps.Clock, origins: origins,
+		metrics: deps.Metrics, gatherer: deps.Gatherer, log: deps.Logger.With("component", "transport"), clock: deps.Clock, origins: origins, proxies: proxies,
 		limits:   wire.Limits{MaxTextBytes: cfg.MaxTextBytes, HistoryMax: cfg.HistoryMax},
 		conns:    make(map[*wsConn]struct{}),
 		admitted: newAdmission(cfg.MaxConns, cfg.MaxConnsPerIP),

@@ -3,7 +3,6 @@ package transport
 import (
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -149,7 +148,7 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) {
 	}
 	// Registering the read loop before hijacking, under mu, lets Shutdown wait
 	// for every connection it did not refuse.
-	ip := remoteIP(r)
+	ip := s.proxies.clientIP(r)
 	s.mu.Lock()
 	if s.draining {
 		s.mu.Unlock()
@@ -243,14 +242,6 @@ func headerHas(r *http.Request, name, token string) bool {
 		}
 	}
 	return false
-}
-
-func remoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // commandType names a decoded frame for the frames-in metric (a bounded set).

@@ -147,6 +147,7 @@ func start(cfg configs.Config, log *slog.Logger, opened persistence.Store, o opt
 		MaxConns:          cfg.MaxConns,
 		MaxConnsPerIP:     cfg.MaxConnsPerIP,
 		AllowedOrigins:    cfg.AllowedOrigins,
+		TrustedProxies:    cfg.TrustedProxies,
 	}, transport.Deps{Engine: engine, Store: store, Verifier: verifier, Metrics: m, Gatherer: reg, Logger: log, Clock: o.clock})
 	if err != nil {
 		return nil, fmt.Errorf("app: transport: %w", err)
