@@ -1,7 +1,7 @@
 # troupe — common tasks. `make test` is the one command that runs every test.
 GO ?= go
 
-.PHONY: all build run test test-short fuzz bench vet fmt
+.PHONY: all build run test test-go test-js test-browser node-deps test-short fuzz bench vet fmt
 
 all: build
 
@@ -11,9 +11,26 @@ build:
 run:
 	$(GO) run ./cmd/troupe
 
-# Every test, with the race detector, twice (flaky tests fail here).
-test: vet
+# Every test: Go (race detector, twice, so flaky tests fail here), the
+# JavaScript client against a real server, and the web pages in headless
+# Chromium (/usr/bin/chromium; .ci/run installs it).
+test: vet test-go test-js test-browser
+
+test-go:
 	$(GO) test -race -count=2 -timeout 20m ./...
+
+test-js:
+	cd clients/js && npm test
+
+test-browser: node-deps
+	@test -x "$${CHROMIUM_PATH:-/usr/bin/chromium}" || { echo "browser tests need Chromium: apt-get install -y chromium"; exit 1; }
+	npm --prefix web/tests test
+	@if [ -f web/admin/tests/package.json ]; then npm --prefix web/admin/tests test; fi
+
+# The browser tests' npm packages (playwright-core), from their lock files.
+node-deps:
+	@[ -d web/tests/node_modules ] || npm --prefix web/tests ci --no-audit --no-fund
+	@if [ -f web/admin/tests/package.json ] && [ ! -d web/admin/tests/node_modules ]; then npm --prefix web/admin/tests ci --no-audit --no-fund; fi
 
 test-short:
 	$(GO) test -count=1 ./...
