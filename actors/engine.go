@@ -31,7 +31,7 @@ type Config struct {
 	MaxRoomsPerConn   int
 	MaxMembers        int
 	// MaxConnsPerUser bounds one user's concurrent connections; 0: no limit.
-	MaxConnsPerUser int
+	MaxConnsPerUser   int
 	HistoryDefault    int
 	HistoryMax        int
 	RecoveryLimit     int

@@ -16,7 +16,7 @@ import (
 // ServerMessage is a message the server API publishes into a room.
 type ServerMessage struct {
 	From    UserRef // who it is from; the zero value means the server itself
-	Kind    string // "" means "text"
+	Kind    string  // "" means "text"
 	Text    string
 	Data    []byte // raw JSON, nil for none
 	ReplyTo string

@@ -28,6 +28,7 @@ import (
 	"github.com/troupe-chat/troupe/transport/auth"
 	"github.com/troupe-chat/troupe/transport/wire"
 	"github.com/troupe-chat/troupe/web"
+	"github.com/troupe-chat/troupe/web/admin"
 )
 
 // App is one running troupe server.
@@ -167,6 +168,9 @@ func start(cfg configs.Config, log *slog.Logger, opened persistence.Store, o opt
 	// with a route added later, whatever its method; the page answers 405
 	// for methods other than GET and HEAD itself.
 	srv.Handle("/", web.Handler(jsFiles))
+	// The admin dashboard: more specific than "/", so it wins for its paths.
+	srv.Handle("GET /admin", admin.Handler())
+	srv.Handle("GET /admin/", admin.Handler())
 	addr, err := srv.Listen()
 	if err != nil {
 		return nil, err
