@@ -77,26 +77,17 @@ func (l *ledger) acked(room, member, cid string, offset uint64) {
 
 // delivered records a message pushed (or recovered) to a member.
 func (l *ledger) delivered(room, member, cid string, offset uint64) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	r := l.room(room)
-	m := r.member(member)
-	if m.pushed[offset] {
-		m.redelivered++
-	}
-	m.pushed[offset] = true
-	if offset <= m.last {
-		m.outOfOrder++
-	}
-	m.last = max(m.last, offset)
-	m.seen[offset] = cid
-	r.maxSeen = max(r.maxSeen, offset)
+	l.record(room, member, cid, offset, true)
 }
 
 // replayed records a message a member got back by joining again with since
 // after its room was closed: it counts like a delivery, but the order check
 // covers live pushes only (pushes that follow the rejoin may be handled first).
 func (l *ledger) replayed(room, member, cid string, offset uint64) {
+	l.record(room, member, cid, offset, false)
+}
+
+func (l *ledger) record(room, member, cid string, offset uint64, checkOrder bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	r := l.room(room)
@@ -105,6 +96,12 @@ func (l *ledger) replayed(room, member, cid string, offset uint64) {
 		m.redelivered++
 	}
 	m.pushed[offset] = true
+	if checkOrder {
+		if offset <= m.last {
+			m.outOfOrder++
+		}
+		m.last = max(m.last, offset)
+	}
 	m.seen[offset] = cid
 	r.maxSeen = max(r.maxSeen, offset)
 }
