@@ -343,12 +343,17 @@ func (c *connActor) welcome(ctx actor.Context, m *sessionOpened) {
 	c.log = c.log.With("user", m.UserID, "session", m.Session)
 	cfg := c.env.cfg
 	c.armExpiry() // before the welcome: a client that sees it can rely on the timer
+	// The shard and the user actor know the connection before the client
+	// learns it is welcome (a drill or an API call may follow at once); the
+	// user actor gets the peer only after the welcome is queued, so no push
+	// can overtake it.
+	ctx.Send(ctx.Parent(), &connWelcomed{Conn: c.self, User: c.user.ID})
+	c.env.registry.ensureUser(c.user.ID)
 	c.reply(Welcome{
 		ID: c.helloID, Session: m.Session, User: c.user, Resumed: m.Resumed,
 		HeartbeatMS: cfg.HeartbeatInterval.Milliseconds(), TimeoutMS: cfg.IdleTimeout.Milliseconds(),
 		FrameBytes: cfg.MaxFrameBytes, RatePerS: cfg.RateLimit, ServerTime: c.env.clock.Now().UnixMilli(),
 	})
-	ctx.Send(ctx.Parent(), &connWelcomed{Conn: c.self, User: c.user.ID})
 	c.env.registry.sendUser(c.user.ID, &attachConn{Conn: c.self, Peer: c.peer, User: c.user})
 	c.log.Debug("session opened", "resumed", m.Resumed)
 	queued := c.queued

@@ -155,6 +155,13 @@ func (r *localRegistry) User(id string) *actor.PID {
 }
 
 // sendUser delivers msg to the user's current actor, spawning it if needed.
+// ensureUser starts the user's actor if it has none.
+func (r *localRegistry) ensureUser(id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.userLocked(id)
+}
+
 func (r *localRegistry) sendUser(id string, msg any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
