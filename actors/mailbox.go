@@ -21,5 +21,9 @@ func (d *mailboxDepth) MessageReceived(any) { d.n.Add(-1) }
 // MailboxEmpty implements actor.MailboxMiddleware.
 func (d *mailboxDepth) MailboxEmpty() {}
 
+// Crashed accounts for the message an actor panicked on: protoactor's mailbox
+// recovers the panic without telling the middleware it was received.
+func (d *mailboxDepth) Crashed() { d.n.Add(-1) }
+
 // Load returns the current depth.
 func (d *mailboxDepth) Load() int { return int(max(d.n.Load(), 0)) }

@@ -245,6 +245,7 @@ func (r *roomActor) start(ctx actor.Context) {
 // command that crashed is answered with unavailable, unless it is one that
 // must not be lost (a member leaving).
 func (r *roomActor) restarting() {
+	r.entry.mailbox.Crashed()
 	sh := r.shell
 	sh.restarts++
 	carried := slices.Concat(r.carried, r.inflight, r.pending)
