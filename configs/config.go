@@ -44,6 +44,10 @@ type Config struct {
 	// (nginx) whose X-Forwarded-For is believed for the client address used
 	// by per-IP limits and logs (--trusted-proxies).
 	TrustedProxies string `yaml:"trusted_proxies"`
+	// PprofAddr, when set, serves Go's profiler (net/http/pprof) on its own
+	// listener, e.g. 127.0.0.1:6060; keep it off public interfaces
+	// (--pprof-addr).
+	PprofAddr string `yaml:"pprof_addr"`
 	// MaxConnsPerUser bounds one user's concurrent connections; 0 means no
 	// limit (--max-conns-per-user).
 	MaxConnsPerUser int `yaml:"max_conns_per_user"`

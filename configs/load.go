@@ -166,6 +166,7 @@ func newFlagSet(name string, c *Config, configPath *string) *flag.FlagSet {
 	fs.StringVar(&c.JWTPublicKeys, "jwt-public-keys", c.JWTPublicKeys, "`file` of RS256/ES256 token keys: JWKS or PEM public keys; reloaded on SIGHUP")
 	fs.StringVar(&c.JWTAudience, "jwt-audience", c.JWTAudience, "required token aud (empty: not checked)")
 	fs.StringVar(&c.JWTIssuer, "jwt-issuer", c.JWTIssuer, "required token iss (empty: not checked)")
+	fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "`host:port` for Go's profiler (net/http/pprof); empty: off")
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", c.TrustedProxies, "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client (empty: none)")
 	fs.StringVar(&c.AllowedOrigins, "allowed-origins", c.AllowedOrigins, "comma-separated browser origins allowed to connect, * wildcards a subdomain level (empty: any)")
 	fs.BoolVar(&c.Anonymous, "anonymous", c.Anonymous, "allow clients to connect without a token")

@@ -33,14 +33,15 @@ import (
 
 // App is one running troupe server.
 type App struct {
-	Addr   net.Addr // the bound address
-	engine *actors.Engine
-	server *transport.Server
-	store  *faults.Store // the configured store, with drill faults off until injected
-	drills *drills.Runner
-	tokens *auth.JWTVerifier // nil when tokens are refused
-	log    *slog.Logger
-	served chan error
+	Addr         net.Addr // the bound address
+	engine       *actors.Engine
+	server       *transport.Server
+	store        *faults.Store // the configured store, with drill faults off until injected
+	drills       *drills.Runner
+	tokens       *auth.JWTVerifier // nil when tokens are refused
+	stopProfiler func()            // no-op unless --pprof-addr
+	log          *slog.Logger
+	served       chan error
 }
 
 // NewLogger builds the server's logger from the config.
@@ -171,11 +172,18 @@ func start(cfg configs.Config, log *slog.Logger, opened persistence.Store, o opt
 	// The admin dashboard: more specific than "/", so it wins for its paths.
 	srv.Handle("GET /admin", admin.Handler())
 	srv.Handle("GET /admin/", admin.Handler())
+	stopProfiler := func() {}
+	if cfg.PprofAddr != "" {
+		if stopProfiler, err = startProfiler(cfg.PprofAddr, log); err != nil {
+			return nil, err
+		}
+	}
 	addr, err := srv.Listen()
 	if err != nil {
+		stopProfiler()
 		return nil, err
 	}
-	a := &App{Addr: addr, engine: engine, server: srv, store: store, drills: runner, tokens: jwtVerifier, log: log, served: make(chan error, 1)}
+	a := &App{stopProfiler: stopProfiler, Addr: addr, engine: engine, server: srv, store: store, drills: runner, tokens: jwtVerifier, log: log, served: make(chan error, 1)}
 	go func() { a.served <- srv.Serve() }()
 	log.Info("troupe serving", "addr", addr.String(), "store", redactStore(cfg.Store))
 	return a, nil
@@ -208,6 +216,7 @@ func (a *App) Served() <-chan error { return a.served }
 // the store) and closes the store.
 func (a *App) Shutdown(ctx context.Context) error {
 	a.drills.Close() // heals a stalled store before rooms drain into it
+	a.stopProfiler()
 	err := a.server.Shutdown(ctx)
 	if cerr := a.store.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("app: close store: %w", cerr))

@@ -667,3 +667,21 @@ func TestSlowLorisIsCut(t *testing.T) {
 	ok := mustDial(t, addr)
 	ok.hello("after-loris")
 }
+
+// TestProfilerOnItsOwnListener serves pprof only where --pprof-addr says,
+// never on the public listener.
+func TestProfilerOnItsOwnListener(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pprofAddr := ln.Addr().String()
+	ln.Close()
+	a := startServer(t, "--pprof-addr", pprofAddr)
+	if code, _, body := httpGet(t, pprofAddr, "/debug/pprof/"); code != http.StatusOK || !strings.Contains(body, "goroutine") {
+		t.Fatalf("profiler: %d %.80q", code, body)
+	}
+	if code, _, _ := httpGet(t, a.Addr.String(), "/debug/pprof/"); code != http.StatusNotFound {
+		t.Fatalf("the public listener serves the profiler: %d", code)
+	}
+}
