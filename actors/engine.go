@@ -46,10 +46,14 @@ type Config struct {
 	RoomRestartBackoffMax time.Duration
 	RoomsRequireCreate    bool
 	RoomIdleTimeout       time.Duration // a room without members stops after this
-	StoreTimeout          time.Duration // bound of one store call
-	MaxPendingPerRoom     int           // unstored messages a room holds before answering unavailable
-	DrainBatch            int           // connections each heartbeat shard closes per drain round; 0: all at once
-	DrainInterval         time.Duration // pause between drain rounds
+	// PresenceInterval is the longest a room holds presence changes to push
+	// them as one presence_diff; 0 pushes them once the commands already
+	// queued are handled.
+	PresenceInterval  time.Duration
+	StoreTimeout      time.Duration // bound of one store call
+	MaxPendingPerRoom int           // unstored messages a room holds before answering unavailable
+	DrainBatch        int           // connections each heartbeat shard closes per drain round; 0: all at once
+	DrainInterval     time.Duration // pause between drain rounds
 }
 
 // DefaultConfig returns the protocol's defaults.
@@ -75,6 +79,7 @@ func DefaultConfig() Config {
 		RoomRestartBackoff:    20 * time.Millisecond,
 		RoomRestartBackoffMax: 2 * time.Second,
 		RoomIdleTimeout:       30 * time.Second,
+		PresenceInterval:      100 * time.Millisecond,
 		StoreTimeout:          10 * time.Second,
 		MaxPendingPerRoom:     10000,
 		DrainBatch:            500,
@@ -212,6 +217,9 @@ func (c Config) validate() error {
 	}
 	if c.MaxRoomsPerConn <= 0 || c.MaxMembers <= 0 || c.HistoryMax <= 0 || c.RecoveryLimit <= 0 || c.DedupWindow <= 0 {
 		errs = append(errs, errors.New("actors: limits must be positive"))
+	}
+	if c.PresenceInterval < 0 {
+		errs = append(errs, errors.New("actors: presence interval must be >= 0"))
 	}
 	if c.RoomIdleTimeout <= 0 || c.StoreTimeout <= 0 || c.MaxPendingPerRoom <= 0 {
 		errs = append(errs, errors.New("actors: room idle timeout, store timeout and pending bound must be positive"))

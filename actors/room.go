@@ -23,6 +23,8 @@ type roomActor struct {
 	self  *actor.PID
 	gen   uint64 // this incarnation's number, unique in the engine
 
+	presenceDiffs presenceBatch // presence changes not pushed yet
+
 	loaded   bool
 	retired  bool          // out of the registry and stopping: commands go to the successor
 	deleting bool          // a server-API delete is erasing the room: no new writes
@@ -205,6 +207,10 @@ func (r *roomActor) dispatch(ctx actor.Context, msg any) {
 	case *roomConfigured:
 		r.config = m.Config
 		r.publishStats()
+	case *flushPresence:
+		if m.gen == r.gen {
+			r.flushPresenceBatch()
+		}
 	case *deleteRoom:
 		r.startDelete(m)
 	case *roomDeleted:
@@ -246,6 +252,7 @@ func (r *roomActor) start(ctx actor.Context) {
 // must not be lost (a member leaving).
 func (r *roomActor) restarting() {
 	r.entry.mailbox.Crashed()
+	r.flushPresenceBatch() // the next incarnation starts with an empty batch
 	sh := r.shell
 	sh.restarts++
 	carried := slices.Concat(r.carried, r.inflight, r.pending)
@@ -561,7 +568,7 @@ func (r *roomActor) join(m *joinRoom) {
 	joined.Recovered, joined.Messages = r.recovery(m.Since, m.History)
 	if existing == nil {
 		if members.add(&member{conn: m.Conn, peer: m.Peer, user: m.User}) {
-			r.pushAll(PresenceDiff{Room: name, Joins: []UserRef{m.User}, Leaves: []UserRef{}}, m.Conn)
+			r.presenceJoined(m.User, m.Conn)
 		}
 		r.publishStats()
 	}
@@ -656,7 +663,7 @@ func (r *roomActor) leave(m *leaveRoom) {
 		p := r.shell.members.remove(mem)
 		if p.conns == 0 && p.leaving == 0 {
 			delete(r.shell.members.users, p.user.ID)
-			r.pushAll(PresenceDiff{Room: r.shell.name, Joins: []UserRef{}, Leaves: []UserRef{p.user}}, nil)
+			r.presenceGone(p.user)
 		}
 		r.publishStats()
 		r.armIdle()
@@ -685,7 +692,7 @@ func (r *roomActor) onPresenceLeft(m *presenceLeft) {
 		return
 	}
 	delete(r.shell.members.users, m.user)
-	r.pushAll(PresenceDiff{Room: r.shell.name, Joins: []UserRef{}, Leaves: []UserRef{p.user}}, nil)
+	r.presenceGone(p.user)
 	r.publishStats()
 	r.armIdle()
 }

@@ -124,6 +124,10 @@ type Config struct {
 	// RoomIdleTimeout is how long a room with no members stays in memory
 	// (--room-idle-timeout).
 	RoomIdleTimeout time.Duration `yaml:"room_idle_timeout"`
+	// PresenceInterval is the longest a room gathers presence changes into
+	// one presence_diff; 0 pushes them as soon as the room's queue is
+	// handled (--presence-interval).
+	PresenceInterval time.Duration `yaml:"presence_interval"`
 	// DrainBatch is how many connections each heartbeat shard closes per
 	// drain round at shutdown; 0 closes all at once (--drain-batch).
 	DrainBatch int `yaml:"drain_batch"`
@@ -180,6 +184,7 @@ func Default() Config {
 		RoomRestartBackoff:    20 * time.Millisecond,
 		RoomRestartBackoffMax: 2 * time.Second,
 		RoomIdleTimeout:       30 * time.Second,
+		PresenceInterval:      100 * time.Millisecond,
 		DrainBatch:            500,
 		DrainInterval:         100 * time.Millisecond,
 
@@ -290,6 +295,9 @@ func (c Config) Validate() error {
 		if n.v < 0 {
 			bad(n.flag, "must be >= 0, got %d", n.v)
 		}
+	}
+	if c.PresenceInterval < 0 {
+		bad("presence-interval", "must be >= 0, got %v", c.PresenceInterval)
 	}
 	if c.RoomRestartBackoff < 0 {
 		bad("room-restart-backoff", "must be >= 0, got %v", c.RoomRestartBackoff)

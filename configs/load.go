@@ -201,6 +201,7 @@ func newFlagSet(name string, c *Config, configPath *string) *flag.FlagSet {
 	fs.DurationVar(&c.RoomRestartBackoff, "room-restart-backoff", c.RoomRestartBackoff, "pause before the second restart of a failing actor in its window, doubling after (0: none)")
 	fs.DurationVar(&c.RoomRestartBackoffMax, "room-restart-backoff-max", c.RoomRestartBackoffMax, "longest pause between restarts of a failing actor")
 	fs.DurationVar(&c.RoomIdleTimeout, "room-idle-timeout", c.RoomIdleTimeout, "how long a room without members stays in memory")
+	fs.DurationVar(&c.PresenceInterval, "presence-interval", c.PresenceInterval, "longest a room gathers presence changes into one presence_diff (0: as soon as its queue is handled)")
 	fs.IntVar(&c.DrainBatch, "drain-batch", c.DrainBatch, "connections each heartbeat shard closes per drain round at shutdown (0: all at once)")
 	fs.DurationVar(&c.DrainInterval, "drain-interval", c.DrainInterval, "pause between drain rounds at shutdown")
 

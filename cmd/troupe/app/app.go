@@ -127,6 +127,7 @@ func start(cfg configs.Config, log *slog.Logger, opened persistence.Store, o opt
 	ecfg.RoomRestartBackoffMax = cfg.RoomRestartBackoffMax
 	ecfg.RoomsRequireCreate = cfg.RoomsRequireCreate
 	ecfg.RoomIdleTimeout = cfg.RoomIdleTimeout
+	ecfg.PresenceInterval = cfg.PresenceInterval
 	ecfg.DrainBatch = cfg.DrainBatch
 	ecfg.DrainInterval = cfg.DrainInterval
 	engine, err := actors.New(ecfg, actors.Deps{

@@ -1,0 +1,114 @@
+package actors
+
+import "github.com/asynkron/protoactor-go/actor"
+
+// presenceBatch gathers a room's presence changes for --presence-interval
+// (or, at 0, until the room has handled the commands already in its
+// mailbox), then pushes them as one presence_diff per recipient group instead
+// of one frame per change to every member: in a join storm a room of N
+// members otherwise writes N frames per join.
+//
+// Events keep their order. Members present before the batch get every event;
+// a connection that joined within the batch gets only the events after its
+// own join (its joined reply listed the users present then), so nobody hears
+// about themselves joining. A join and a leave of the same user inside one
+// recipient's view cancel out.
+type presenceBatch struct {
+	events []presenceEvent
+	queued bool // a flushPresence is in the mailbox
+}
+
+type presenceEvent struct {
+	user   UserRef
+	join   bool
+	joiner *actor.PID // join events: the connection whose join made the user present
+}
+
+// flushPresence is the room's note to itself to push the batched changes; it
+// arrives after every command queued before the first change.
+type flushPresence struct{ gen uint64 }
+
+// presenceJoined queues a user's arrival through conn.
+func (r *roomActor) presenceJoined(u UserRef, conn *actor.PID) {
+	r.queuePresence(presenceEvent{user: u, join: true, joiner: conn})
+}
+
+// presenceGone queues a user's departure.
+func (r *roomActor) presenceGone(u UserRef) {
+	r.queuePresence(presenceEvent{user: u})
+}
+
+func (r *roomActor) queuePresence(ev presenceEvent) {
+	r.presenceDiffs.events = append(r.presenceDiffs.events, ev)
+	if !r.presenceDiffs.queued {
+		r.presenceDiffs.queued = true
+		if d := r.env.cfg.PresenceInterval; d > 0 {
+			r.after(d, &flushPresence{gen: r.gen})
+		} else {
+			r.env.root.Send(r.self, &flushPresence{gen: r.gen})
+		}
+	}
+}
+
+// flushPresenceBatch pushes the batched changes.
+func (r *roomActor) flushPresenceBatch() {
+	events := r.presenceDiffs.events
+	r.presenceDiffs = presenceBatch{}
+	if len(events) == 0 {
+		return
+	}
+	// Where each recipient's view starts: 0 for members present before the
+	// batch, one past its join for a connection that joined in it.
+	start := make(map[string]int)
+	for i, ev := range events {
+		if ev.join && ev.joiner != nil {
+			start[ev.joiner.Id] = i + 1
+		}
+	}
+	encoded := make(map[int][]byte) // by view start
+	n := 0
+	for _, mem := range r.shell.members.list {
+		from := start[mem.conn.Id]
+		b, ok := encoded[from]
+		if !ok {
+			if diff, changed := netPresence(r.shell.name, events[from:]); changed {
+				b = r.env.encoder.Encode(diff)
+			}
+			encoded[from] = b
+		}
+		if b != nil {
+			mem.peer.Enqueue(b)
+			n++
+		}
+	}
+	r.env.metrics.FramesOut.WithLabelValues("presence_diff").Add(float64(n))
+}
+
+// netPresence folds a run of events into one diff: a user who joined and
+// left (or left and came back) within it is not mentioned.
+func netPresence(room string, events []presenceEvent) (PresenceDiff, bool) {
+	net := make(map[string]int) // user id → +1 joined, -1 left, 0 no change
+	order := make([]UserRef, 0, len(events))
+	for _, ev := range events {
+		v, seen := net[ev.user.ID]
+		if !seen {
+			order = append(order, ev.user)
+		}
+		if ev.join {
+			v++
+		} else {
+			v--
+		}
+		net[ev.user.ID] = v
+	}
+	diff := PresenceDiff{Room: room, Joins: []UserRef{}, Leaves: []UserRef{}}
+	for _, u := range order {
+		switch {
+		case net[u.ID] > 0:
+			diff.Joins = append(diff.Joins, u)
+		case net[u.ID] < 0:
+			diff.Leaves = append(diff.Leaves, u)
+		}
+	}
+	return diff, len(diff.Joins)+len(diff.Leaves) > 0
+}
