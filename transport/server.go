@@ -124,12 +124,16 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	opt := func(sub []string) *gws.ServerOption {
 		return &gws.ServerOption{
 			ReadMaxPayloadSize: cfg.MaxFrameBytes,
-			CheckUtf8Enabled:   true,
-			ParallelEnabled:    false,
-			Recovery:           gws.Recovery,
-			HandshakeTimeout:   cfg.ReadHeaderTimeout,
-			SubProtocols:       sub,
-			Logger:             gwsLogger{s.log},
+			// Chat frames are small; a larger frame is read in more calls.
+			// 1 KiB instead of gws's 4 KiB saves 3 KiB per idle connection.
+			ReadBufferSize:   1024,
+			NewSession:       newOneValueSession,
+			CheckUtf8Enabled: true,
+			ParallelEnabled:  false,
+			Recovery:         gws.Recovery,
+			HandshakeTimeout: cfg.ReadHeaderTimeout,
+			SubProtocols:     sub,
+			Logger:           gwsLogger{s.log},
 		}
 	}
 	s.troupeUpgrader = gws.NewUpgrader(handler, opt([]string{wire.Subprotocol}))
