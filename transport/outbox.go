@@ -18,6 +18,7 @@ import (
 // inbound frame.
 type socket struct {
 	conn         *gws.Conn        // static
+	cork         *corkConn        // static: conn's net.Conn; nil in tests without one
 	limit        int              // static: outbox capacity in frames
 	writeTimeout time.Duration    // static
 	closeLinger  time.Duration    // static: how long to wait for the client's close frame
@@ -174,6 +175,10 @@ func (s *socket) write() {
 			return
 		}
 		ok := true
+		corked := s.cork != nil && len(frames)+btoi(ping) > 1
+		if corked {
+			s.cork.cork()
+		}
 		if ping {
 			ok = s.writeFrame(gws.OpcodePing, nil)
 		}
@@ -182,6 +187,11 @@ func (s *socket) write() {
 				ok = s.writeFrame(gws.OpcodeText, f)
 			}
 			frames[i] = nil
+		}
+		if corked {
+			if err := s.cork.uncork(); err != nil {
+				ok = false
+			}
 		}
 		s.mu.Lock()
 		s.spare = frames[:0]
@@ -192,6 +202,13 @@ func (s *socket) write() {
 			return
 		}
 	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (s *socket) writeFrame(op gws.Opcode, b []byte) bool {

@@ -1,7 +1,11 @@
 package transport
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -121,6 +125,41 @@ func (s *Server) refuseAtLimit(w http.ResponseWriter, r *http.Request, limit str
 	s.metrics.CloseCode(actors.CloseTryAgainLater)
 }
 
+// upgradeCorkable hijacks the connection and upgrades it over a corkConn,
+// so the outbox writer can send a batch of frames in one write. (gws's own
+// Upgrade also drops what the HTTP server had buffered beyond the request;
+// here that is kept.)
+func (s *Server) upgradeCorkable(w http.ResponseWriter, r *http.Request) (*gws.Conn, *corkConn, error) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("transport: the response cannot be hijacked")
+	}
+	netConn, brw, err := hj.Hijack()
+	if err != nil {
+		return nil, nil, fmt.Errorf("transport: hijack: %w", err)
+	}
+	cork := &corkConn{Conn: netConn}
+	br := brw.Reader
+	if br.Buffered() == 0 {
+		// Nothing read ahead: a small reader over the cork (the HTTP
+		// server's 4 KiB one would stay with the connection for its life).
+		br = bufio.NewReaderSize(cork, 1024)
+	} else {
+		br.Reset(io.MultiReader(bytes.NewReader(peekAll(br)), cork))
+	}
+	c, err := s.upgraderFor(r).UpgradeFromConn(cork, br, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, cork, nil
+}
+
+// peekAll returns a copy of what br holds buffered.
+func peekAll(br *bufio.Reader) []byte {
+	b, _ := br.Peek(br.Buffered()) // Peek of what is buffered cannot fail
+	return bytes.Clone(b)
+}
+
 // upgraderFor picks the upgrader that echoes troupe.v1 when the client offers it.
 func (s *Server) upgraderFor(r *http.Request) *gws.Upgrader {
 	if !offersSubprotocol(r, wire.Subprotocol) {
@@ -187,14 +226,14 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) {
 		}
 		claims = &cl
 	}
-	c, err := s.upgraderFor(r).Upgrade(w, r)
+	c, cork, err := s.upgradeCorkable(w, r)
 	if err != nil {
 		s.metrics.UpgradesRejected.WithLabelValues("handshake").Inc()
 		s.log.Debug("upgrade failed", "err", err)
 		return
 	}
 	sock := &socket{
-		conn: c, limit: s.cfg.OutboxSize, writeTimeout: s.cfg.WriteTimeout,
+		conn: c, cork: cork, limit: s.cfg.OutboxSize, writeTimeout: s.cfg.WriteTimeout,
 		closeLinger: s.cfg.CloseLinger, metrics: s.metrics, clock: s.clock, writers: &s.writers,
 	}
 	sock.touch()
