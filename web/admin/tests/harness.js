@@ -1,132 +1,18 @@
-// Test harness of the admin dashboard's browser tests: builds troupe, runs it
-// on a free loopback port with a fresh SQLite store, connects real WebSocket
-// clients, and launches Debian's Chromium through playwright-core.
-// Everything it starts it stops, also when a test fails or the run is
-// interrupted.
+// Test harness of the admin dashboard's browser tests: the troupe server
+// (web/testkit), real WebSocket clients, and Debian's Chromium through
+// playwright-core.
 
-import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
+import { existsSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
+import { API_KEY, REPO_ROOT, Server } from '../../testkit/server.js'
 
+export { API_KEY, REPO_ROOT, Server }
 export const HERE = dirname(fileURLToPath(import.meta.url))
-export const REPO_ROOT = resolve(HERE, '..', '..', '..')
-export const API_KEY = 'k'
 export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium'
 /** How long any single wait may take. */
 export const WAIT_MS = 20000
-
-const children = new Set()
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL')
-})
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.once(sig, () => {
-    for (const c of children) c.kill('SIGKILL')
-    process.exit(130)
-  })
-}
-
-function goBinary() {
-  if (process.env.GO) return process.env.GO
-  const which = spawnSync('go', ['version'], { stdio: 'ignore' })
-  if (!which.error && which.status === 0) return 'go'
-  return '/usr/local/go/bin/go'
-}
-
-/** freePort asks the kernel for a free loopback port. */
-function freePort() {
-  return new Promise((res, rej) => {
-    const s = createServer()
-    s.once('error', rej)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => res(port))
-    })
-  })
-}
-
-/** Server is one troupe process on 127.0.0.1 with its own data directory. */
-export class Server {
-  static async start() {
-    const s = new Server()
-    s.dir = mkdtempSync(join(tmpdir(), 'troupe-admin-'))
-    s.bin = join(s.dir, 'troupe')
-    const build = spawnSync(goBinary(), ['build', '-o', s.bin, './cmd/troupe'], {
-      cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    if (build.error || build.status !== 0) {
-      s.cleanup()
-      throw new Error(`go build failed: ${build.error ?? ''}\n${build.stdout}${build.stderr}`)
-    }
-    // A port found free can be taken before the server binds it: try again then.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await s.spawn(await freePort())
-        return s
-      } catch (err) {
-        await s.stop({ keepDir: true })
-        if (attempt === 3) {
-          s.cleanup()
-          throw err
-        }
-      }
-    }
-  }
-
-  /** spawn starts the binary on port and waits until /readyz answers 200. */
-  async spawn(port) {
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TROUPE_')))
-    const child = spawn(this.bin, [
-      '--addr', `127.0.0.1:${port}`,
-      '--store', `sqlite://${join(this.dir, 't.db')}`,
-      '--api-key', API_KEY,
-      '--log-level', 'error',
-    ], { env, stdio: ['ignore', 'ignore', 'pipe'] })
-    children.add(child)
-    this.child = child
-    this.url = `http://127.0.0.1:${port}`
-    this.log = ''
-    child.stderr.setEncoding('utf8')
-    child.stderr.on('data', (chunk) => {
-      this.log = (this.log + chunk).slice(-(1 << 16))
-    })
-    this.exited = new Promise((res) => child.once('exit', (code, signal) => {
-      children.delete(child)
-      res({ code, signal })
-    }))
-    const deadline = Date.now() + 30000
-    for (;;) {
-      if (child.exitCode !== null || child.signalCode !== null) {
-        throw new Error(`troupe exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${this.log}`)
-      }
-      try {
-        const r = await fetch(`${this.url}/readyz`)
-        if (r.ok) return
-      } catch { /* not listening yet */ }
-      if (Date.now() > deadline) throw new Error(`troupe not ready after 30s:\n${this.log}`)
-      await new Promise((res) => setTimeout(res, 50)) // polling a condition, not a fixed wait
-    }
-  }
-
-  async stop({ keepDir = false } = {}) {
-    const child = this.child
-    if (child && child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM')
-      const t = setTimeout(() => child.kill('SIGKILL'), 10000)
-      await this.exited
-      clearTimeout(t)
-    }
-    if (!keepDir) this.cleanup()
-  }
-
-  cleanup() {
-    if (this.dir) rmSync(this.dir, { recursive: true, force: true })
-  }
-}
 
 /**
  * Client is one real WebSocket client speaking troupe protocol v1. It keeps
