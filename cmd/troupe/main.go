@@ -2,7 +2,7 @@
 //
 //	troupe [serve] [flags]      run the server (the default)
 //	troupe check-config [flags] validate the configuration and exit
-//	troupe bench SCENARIO ...   load a running server (idle, fanout, storm)
+//	troupe bench SCENARIO ...   load a running server (idle, fanout with --rate or a --rates ramp, storm)
 //	troupe drill [flags]        crash things under load and verify nothing is lost
 package main
 

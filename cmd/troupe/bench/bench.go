@@ -24,8 +24,9 @@ type Options struct {
 	Rooms      int
 	Members    int
 	Publishers int
-	Rate       float64 // messages/s over all publishers; 0: as fast as acks allow
-	Window     int     // unacked sends per publisher when Rate is 0
+	Rate       float64   // messages/s over all publishers; 0: as fast as acks allow
+	Rates      []float64 // fanout ramp: one run per rate, in order (overrides Rate)
+	Window     int       // unacked sends per publisher when Rate is 0
 	Size       int
 	Duration   time.Duration
 	Src        []net.IP
@@ -50,6 +51,8 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.Members, "members", 100, "members per room (fanout)")
 	fs.IntVar(&o.Publishers, "publishers", 1, "publishing members (fanout)")
 	fs.Float64Var(&o.Rate, "rate", 0, "messages/s over all publishers (0: as fast as acks come back)")
+	var rates string
+	fs.StringVar(&rates, "rates", "", "fanout ramp: comma-separated rates, one --duration run each (overrides --rate)")
 	fs.IntVar(&o.Window, "window", 64, "unacked sends per publisher when --rate is 0")
 	fs.IntVar(&o.Size, "size", 100, "message text bytes")
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "how long to publish (fanout) or hold (idle)")
@@ -60,6 +63,10 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	var err error
+	if o.Rates, err = parseRates(rates); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
 	if o.Src, err = parseSrc(src); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
@@ -68,7 +75,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), o.Duration+2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(max(1, len(o.Rates)))*(o.Duration+2*time.Minute))
 	defer cancel()
 	var res any
 	switch scenario {
@@ -77,7 +84,11 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	case "storm":
 		res, err = runIdle(ctx, o, stderr, false)
 	case "fanout":
-		res, err = runFanout(ctx, o, stderr)
+		if len(o.Rates) > 0 {
+			res, err = runRamp(ctx, o, stderr)
+		} else {
+			res, err = runFanout(ctx, o, stderr)
+		}
 	default:
 		fmt.Fprintf(stderr, "bench: unknown scenario %q\n", scenario)
 		return 2
