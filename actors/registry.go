@@ -48,10 +48,46 @@ type roomEntry struct {
 // userEntry is a registry slot for one active user actor.
 type userEntry struct {
 	pid   *actor.PID
-	conns map[string]Peer // the user's connections; owned by the user actor
+	// conns are the user's connections, owned by the user actor. A slice,
+	// not a map: nearly every user has one or two, and a map would cost each
+	// idle connection ~0.3 KiB more.
+	conns []userConn
 	// recovering holds observers of drilled crashes, told true by the next
 	// incarnation once it runs; owned by the user actor.
 	recovering []chan<- bool
+	// restarted is set once an incarnation of the user actor has started;
+	// owned by the user actor.
+	restarted bool
+}
+
+// userConn is one connection of a user: its actor id and its socket.
+type userConn struct {
+	id   string
+	peer Peer
+}
+
+// attach records a connection of the user (again: its peer is replaced).
+func (e *userEntry) attach(id string, p Peer) {
+	for i := range e.conns {
+		if e.conns[i].id == id {
+			e.conns[i].peer = p
+			return
+		}
+	}
+	e.conns = append(e.conns, userConn{id: id, peer: p})
+}
+
+// detach forgets a connection of the user.
+func (e *userEntry) detach(id string) {
+	for i := range e.conns {
+		if e.conns[i].id == id {
+			last := len(e.conns) - 1
+			e.conns[i] = e.conns[last]
+			e.conns[last] = userConn{}
+			e.conns = e.conns[:last]
+			return
+		}
+	}
 }
 
 // localRegistry is the one-node Registry. Every actor it spawns gets a name of
@@ -183,7 +219,7 @@ func (r *localRegistry) userLocked(id string) *userEntry {
 	if e, ok := r.users[id]; ok {
 		return e
 	}
-	e := &userEntry{conns: make(map[string]Peer)}
+	e := &userEntry{}
 	e.pid = r.spawn(r.userProps(id, e), "user/"+id)
 	r.users[id] = e
 	return e

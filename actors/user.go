@@ -12,7 +12,6 @@ type userActor struct {
 	id      string
 	entry   *userEntry // registry slot
 	self    *actor.PID
-	conns   map[string]Peer // by connection actor id
 	idle    uint64          // token of the pending idle check
 	retired bool            // out of the registry: messages go to the successor
 }
@@ -29,7 +28,7 @@ func newUserProps(e *env, id string, entry *userEntry) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		// The connections live in the registry entry, so a restarted user
 		// actor still knows them.
-		return &userActor{env: e, id: id, entry: entry, conns: entry.conns}
+		return &userActor{env: e, id: id, entry: entry}
 	}, actor.WithGuardian(e.userStrategy))
 }
 
@@ -43,7 +42,14 @@ func (u *userActor) Receive(ctx actor.Context) {
 			c <- true
 		}
 		u.entry.recovering = nil
-		u.armIdle()
+		// A new user's first connection is already on its way (the registry
+		// spawns users for a welcomed connection); an idle timer per new user
+		// would only hold memory for the grace period. A restarted one may
+		// have lost its last connection meanwhile.
+		if u.entry.restarted {
+			u.armIdle()
+		}
+		u.entry.restarted = true
 	case *actor.Restarting:
 		u.env.metrics.UsersActive.Dec()
 	case *actor.Stopped:
@@ -61,9 +67,9 @@ func (u *userActor) Receive(ctx actor.Context) {
 func (u *userActor) handle(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *attachConn:
-		u.conns[m.Conn.Id] = m.Peer
+		u.entry.attach(m.Conn.Id, m.Peer)
 	case *detachConn:
-		delete(u.conns, m.Conn.Id)
+		u.entry.detach(m.Conn.Id)
 		u.armIdle()
 	case *deliverDirect:
 		n := u.fanOut(m.Frame)
@@ -76,11 +82,11 @@ func (u *userActor) handle(ctx actor.Context) {
 		}
 		panic(errUserCrashDrill)
 	case *kick:
-		for _, p := range u.conns {
-			p.Close(m.Code, m.Reason)
+		for _, c := range u.entry.conns {
+			c.peer.Close(m.Code, m.Reason)
 		}
 	case *userIdle:
-		if m.token == u.idle && len(u.conns) == 0 {
+		if m.token == u.idle && len(u.entry.conns) == 0 {
 			// Retire first: whatever reaches this actor from now on is forwarded.
 			u.env.registry.retireUser(u.id, u.entry)
 			u.retired = true
@@ -108,13 +114,13 @@ func (u *userActor) forward(msg any) {
 }
 
 func (u *userActor) fanOut(f Frame) int {
-	if len(u.conns) == 0 {
+	if len(u.entry.conns) == 0 {
 		return 0
 	}
 	b := u.env.encoder.Encode(f)
 	n := 0
-	for _, p := range u.conns {
-		if p.Enqueue(b) {
+	for _, c := range u.entry.conns {
+		if c.peer.Enqueue(b) {
 			n++
 		}
 	}
@@ -123,7 +129,7 @@ func (u *userActor) fanOut(f Frame) int {
 }
 
 func (u *userActor) armIdle() {
-	if len(u.conns) > 0 {
+	if len(u.entry.conns) > 0 {
 		return
 	}
 	u.idle++

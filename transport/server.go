@@ -124,9 +124,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	opt := func(sub []string) *gws.ServerOption {
 		return &gws.ServerOption{
 			ReadMaxPayloadSize: cfg.MaxFrameBytes,
-			// Chat frames are small; a larger frame is read in more calls.
-			// 1 KiB instead of gws's 4 KiB saves 3 KiB per idle connection.
-			ReadBufferSize:   1024,
+			ReadBufferSize:   readBufferSize,
 			NewSession:       newOneValueSession,
 			CheckUtf8Enabled: true,
 			ParallelEnabled:  false,
@@ -226,7 +224,7 @@ func (s *Server) connOpened(wc *wsConn) {
 	s.mu.Unlock()
 	s.metrics.ConnectionsOpened.Inc()
 	s.metrics.ConnectionsActive.Inc()
-	wc.log.Info("connection opened")
+	s.log.Info("connection opened", "ip", wc.ip) // no per-connection logger: it would cost every idle connection memory
 }
 
 func (s *Server) connClosed(wc *wsConn, code int) {
@@ -236,7 +234,7 @@ func (s *Server) connClosed(wc *wsConn, code int) {
 	s.mu.Unlock()
 	s.metrics.ConnectionsActive.Dec()
 	s.metrics.CloseCode(code)
-	wc.log.Info("connection closed", "code", code, "duration", time.Since(wc.opened).Round(time.Millisecond))
+	s.log.Info("connection closed", "ip", wc.ip, "code", code, "duration", time.Since(wc.opened).Round(time.Millisecond))
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {

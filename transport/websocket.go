@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -17,6 +16,12 @@ import (
 	"github.com/troupe-chat/troupe/transport/wire"
 )
 
+// readBufferSize is each connection's read buffer. Client frames are small
+// (a send is ~200 bytes); a frame larger than the buffer is read straight
+// into its payload buffer, so only the header costs an extra call. 512 bytes
+// instead of gws's 4 KiB saves 3.5 KiB per idle connection.
+const readBufferSize = 512
+
 // sessionKey is the gws session storage key of a connection's state.
 const sessionKey = "troupe"
 
@@ -26,7 +31,6 @@ type wsConn struct {
 	handle *actors.ConnHandle
 	ip     string // the client IP its admission slot is counted under
 	opened time.Time
-	log    *slog.Logger
 }
 
 // wsHandler adapts gws events to the connection actor: the read goroutine
@@ -143,7 +147,7 @@ func (s *Server) upgradeCorkable(w http.ResponseWriter, r *http.Request) (*gws.C
 	if br.Buffered() == 0 {
 		// Nothing read ahead: a small reader over the cork (the HTTP
 		// server's 4 KiB one would stay with the connection for its life).
-		br = bufio.NewReaderSize(cork, 1024)
+		br = bufio.NewReaderSize(cork, readBufferSize)
 	} else {
 		br.Reset(io.MultiReader(bytes.NewReader(peekAll(br)), cork))
 	}
@@ -242,7 +246,7 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) {
 		_ = c.WriteClose(actors.CloseGoingAway, []byte("server shutting down")) // the socket is dropped either way
 		return
 	}
-	wc := &wsConn{sock: sock, handle: handle, ip: ip, opened: time.Now(), log: s.log.With("ip", ip)}
+	wc := &wsConn{sock: sock, handle: handle, ip: ip, opened: time.Now()}
 	c.Session().Store(sessionKey, wc)
 	s.connOpened(wc)
 	_ = c.SetReadDeadline(time.Now().Add(s.cfg.HelloTimeout + s.cfg.HeartbeatInterval))
