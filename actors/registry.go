@@ -47,7 +47,7 @@ type roomEntry struct {
 
 // userEntry is a registry slot for one active user actor.
 type userEntry struct {
-	pid   *actor.PID
+	pid *actor.PID
 	// conns are the user's connections, owned by the user actor. A slice,
 	// not a map: nearly every user has one or two, and a map would cost each
 	// idle connection ~0.3 KiB more.

@@ -12,8 +12,8 @@ type userActor struct {
 	id      string
 	entry   *userEntry // registry slot
 	self    *actor.PID
-	idle    uint64          // token of the pending idle check
-	retired bool            // out of the registry: messages go to the successor
+	idle    uint64 // token of the pending idle check
+	retired bool   // out of the registry: messages go to the successor
 }
 
 type userIdle struct{ token uint64 }

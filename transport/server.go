@@ -124,14 +124,14 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	opt := func(sub []string) *gws.ServerOption {
 		return &gws.ServerOption{
 			ReadMaxPayloadSize: cfg.MaxFrameBytes,
-			ReadBufferSize:   readBufferSize,
-			NewSession:       newOneValueSession,
-			CheckUtf8Enabled: true,
-			ParallelEnabled:  false,
-			Recovery:         gws.Recovery,
-			HandshakeTimeout: cfg.ReadHeaderTimeout,
-			SubProtocols:     sub,
-			Logger:           gwsLogger{s.log},
+			ReadBufferSize:     readBufferSize,
+			NewSession:         newOneValueSession,
+			CheckUtf8Enabled:   true,
+			ParallelEnabled:    false,
+			Recovery:           gws.Recovery,
+			HandshakeTimeout:   cfg.ReadHeaderTimeout,
+			SubProtocols:       sub,
+			Logger:             gwsLogger{s.log},
 		}
 	}
 	s.troupeUpgrader = gws.NewUpgrader(handler, opt([]string{wire.Subprotocol}))
