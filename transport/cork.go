@@ -3,6 +3,7 @@ package transport
 import (
 	"net"
 	"sync"
+	"syscall"
 )
 
 // corkConn is the net.Conn under a gws connection. While corked, writes
@@ -13,9 +14,21 @@ import (
 // fault) keep their place in the stream.
 type corkConn struct {
 	net.Conn
+	raw    syscall.RawConn // static: Conn's descriptor for non-blocking writes; nil if it has none
 	mu     sync.Mutex
 	corked bool
 	buf    *[]byte // pooled while corked, nil otherwise
+}
+
+// newCorkConn wraps c.
+func newCorkConn(c net.Conn) *corkConn {
+	cc := &corkConn{Conn: c}
+	if sc, ok := c.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			cc.raw = raw
+		}
+	}
+	return cc
 }
 
 // corkBuffers recycles cork buffers; one is held only while a batch is written.

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"encoding/binary"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,6 +38,12 @@ type socket struct {
 	closeReason string   // guarded by mu
 	closeSent   bool     // guarded by mu
 	writers     *sync.WaitGroup
+	flusher     *flusher // static: writes queued frames without blocking; nil: a goroutine per burst
+
+	// pending holds the unwritten tail of a flush the kernel took only part
+	// of; the blocking writer sends it first. Owned by the socket's current
+	// writer (one at a time: writing is set).
+	pending []byte
 }
 
 var _ actors.Peer = (*socket)(nil)
@@ -135,19 +142,150 @@ func (s *socket) sentCode() int {
 	return 0
 }
 
-// startWriter starts the writer goroutine if none runs. Called with mu held.
+// startWriter starts a writer if none runs: the socket's flusher, or a
+// goroutine of its own for the close handshake. Called with mu held.
 func (s *socket) startWriter() {
 	if s.writing || s.closeSent {
 		return
 	}
 	s.writing = true
 	s.writers.Add(1)
+	if s.flusher != nil && !s.closing {
+		s.flusher.schedule(s)
+		return
+	}
 	go s.write()
+}
+
+// maxFlushFrames bounds the frames one flush writes; a longer queue means
+// the client is behind, and the blocking writer takes over.
+const maxFlushFrames = (maxIovecs - 1) / 2
+
+// flush writes what is queued with one non-blocking writev, on a flusher
+// goroutine. Whatever the kernel does not take at once, and the close
+// handshake, go to a blocking writer goroutine.
+func (s *socket) flush(scratch *flushScratch) {
+	s.mu.Lock()
+	frames := s.queue
+	if (len(frames) == 0 && !s.ping) || s.closing || len(frames) > maxFlushFrames {
+		if len(frames) == 0 && !s.ping && !s.closing {
+			s.writing = false
+			s.mu.Unlock()
+			s.writers.Done()
+			return
+		}
+		s.mu.Unlock()
+		go s.write()
+		return
+	}
+	s.queue, s.spare = s.spare[:0], nil
+	s.writingN = len(frames)
+	ping := s.ping
+	s.ping = false
+	s.mu.Unlock()
+
+	iov, total := scratch.build(frames, ping)
+	n, err := s.cork.writeNow(iov)
+	if err != nil && !errors.Is(err, errWouldBlock) {
+		scratch.reset()
+		s.abort()
+		s.writers.Done()
+		return
+	}
+	if n < total {
+		s.pending = tail(iov, n)
+	}
+	scratch.reset()
+	for i := range frames {
+		frames[i] = nil
+	}
+	s.mu.Lock()
+	s.spare = frames[:0]
+	if s.pending != nil {
+		s.mu.Unlock()
+		go s.write() // the kernel's buffer is full: wait for it with the write timeout
+		return
+	}
+	s.writingN = 0
+	switch {
+	case s.closing:
+		go s.write()
+	case len(s.queue) > 0 || s.ping:
+		s.flusher.schedule(s)
+	default:
+		s.writing = false
+		s.mu.Unlock()
+		s.writers.Done()
+		return
+	}
+	s.mu.Unlock()
+}
+
+// flushScratch is a flusher's reusable iovec and header space.
+type flushScratch struct {
+	iov     [][]byte
+	headers []byte
+}
+
+// build returns the iovecs of ping (if set) and frames as text frames, and
+// their total length.
+func (sc *flushScratch) build(frames [][]byte, ping bool) ([][]byte, int) {
+	if sc.headers == nil {
+		// Never reallocated below: iovecs point into it.
+		sc.headers = make([]byte, 0, (maxFlushFrames+1)*10)
+	}
+	total := 0
+	if ping {
+		sc.headers = append(sc.headers, 0x89, 0)
+		sc.iov = append(sc.iov, sc.headers[:2])
+		total += 2
+	}
+	for _, f := range frames {
+		start := len(sc.headers)
+		sc.headers = frameHeader(sc.headers, 0x1, len(f))
+		sc.iov = append(sc.iov, sc.headers[start:len(sc.headers):len(sc.headers)], f)
+		total += len(sc.headers) - start + len(f)
+	}
+	return sc.iov, total
+}
+
+func (sc *flushScratch) reset() {
+	clear(sc.iov)
+	sc.iov = sc.iov[:0]
+	sc.headers = sc.headers[:0]
+}
+
+// tail copies what follows the first n bytes of bufs.
+func tail(bufs [][]byte, n int) []byte {
+	var out []byte
+	for _, b := range bufs {
+		if n >= len(b) {
+			n -= len(b)
+			continue
+		}
+		out = append(out, b[n:]...)
+		n = 0
+	}
+	return out
 }
 
 // write drains the queue until it is empty, then exits.
 func (s *socket) write() {
 	defer s.writers.Done()
+	if p := s.pending; p != nil {
+		s.pending = nil
+		if err := s.conn.SetWriteDeadline(time.Now().Add(s.writeTimeout)); err != nil {
+			s.abort()
+			return
+		}
+		if _, err := s.cork.Write(p); err != nil {
+			s.abort()
+			return
+		}
+		s.mu.Lock()
+		s.writingN = 0
+		s.mu.Unlock()
+	}
 	for {
 		s.mu.Lock()
 		frames := s.queue

@@ -75,8 +75,9 @@ type Server struct {
 	plainUpgrader  *gws.Upgrader        // static: no subprotocol
 	http           *http.Server         // static
 
-	readers sync.WaitGroup // read loops of upgraded connections
-	writers sync.WaitGroup // outbox writer goroutines
+	readers  sync.WaitGroup // read loops of upgraded connections
+	writers  sync.WaitGroup // sockets with a writer (a flusher's turn or a goroutine)
+	flushers *flushers      // static
 
 	mu       sync.Mutex
 	conns    map[*wsConn]struct{} // guarded by mu
@@ -118,6 +119,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		metrics: deps.Metrics, gatherer: deps.Gatherer, log: deps.Logger.With("component", "transport"), clock: deps.Clock, origins: origins, proxies: proxies,
 		limits:   wire.Limits{MaxTextBytes: cfg.MaxTextBytes, HistoryMax: cfg.HistoryMax},
 		conns:    make(map[*wsConn]struct{}),
+		flushers: newFlushers(),
 		admitted: newAdmission(cfg.MaxConns, cfg.MaxConnsPerIP),
 	}
 	handler := &wsHandler{srv: s}

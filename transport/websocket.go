@@ -142,7 +142,7 @@ func (s *Server) upgradeCorkable(w http.ResponseWriter, r *http.Request) (*gws.C
 	if err != nil {
 		return nil, nil, fmt.Errorf("transport: hijack: %w", err)
 	}
-	cork := &corkConn{Conn: netConn}
+	cork := newCorkConn(netConn)
 	br := brw.Reader
 	if br.Buffered() == 0 {
 		// Nothing read ahead: a small reader over the cork (the HTTP
@@ -239,6 +239,9 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) {
 	sock := &socket{
 		conn: c, cork: cork, limit: s.cfg.OutboxSize, writeTimeout: s.cfg.WriteTimeout,
 		closeLinger: s.cfg.CloseLinger, metrics: s.metrics, clock: s.clock, writers: &s.writers,
+	}
+	if cork.raw != nil {
+		sock.flusher = s.flushers.pick()
 	}
 	sock.touch()
 	handle, err := s.engine.Connect(sock, actors.ConnInfo{RemoteIP: ip, QueryClaims: claims, Opened: time.Now()})
