@@ -63,6 +63,8 @@ type Store struct {
 	// Prepared on r: the read queries of Read, RecentCIDs and the lookups.
 	stReadAfter, stReadBefore, stReadLatest, stRecentCIDs, stLookup *sql.Stmt
 
+	commits groupCommit // Append's transactions, shared between rooms
+
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error

@@ -38,22 +38,17 @@ func (s *Store) Append(ctx context.Context, room, epoch string, msgs []persisten
 	if err := s.check(); err != nil {
 		return fmt.Errorf("sqlite: append %s: %w", room, err)
 	}
-	if err := s.append(ctx, room, epoch, msgs); err != nil {
+	if err := s.commits.append(ctx, s, room, epoch, msgs); err != nil {
 		return fmt.Errorf("sqlite: append %s: %w", room, err)
 	}
 	return nil
 }
 
-// append is Append without the error context.
-func (s *Store) append(ctx context.Context, room, epoch string, msgs []persistence.Message) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = tx.Rollback() }()
+// appendTx checks and inserts one room's batch inside tx.
+func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, room, epoch string, msgs []persistence.Message) error {
 	var stored string
 	var last int64
-	err = tx.QueryRowContext(ctx, `SELECT epoch, last_offset FROM rooms WHERE name = ?`, room).Scan(&stored, &last)
+	err := tx.QueryRowContext(ctx, `SELECT epoch, last_offset FROM rooms WHERE name = ?`, room).Scan(&stored, &last)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return persistence.ErrNoSuchRoom
@@ -83,7 +78,7 @@ func (s *Store) append(ctx context.Context, room, epoch string, msgs []persisten
 	if _, err := tx.ExecContext(ctx, `UPDATE rooms SET last_offset = ? WHERE name = ?`, newLast, room); err != nil {
 		return fmt.Errorf("update last offset: %w", err)
 	}
-	return tx.Commit()
+	return nil
 }
 
 // Read implements persistence.Store. An unknown room reads as an empty stream.

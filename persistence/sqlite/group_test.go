@@ -1,0 +1,122 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/troupe-chat/troupe/persistence"
+)
+
+// TestGroupCommitIsolatesEachRoom commits five rooms' batches in one
+// transaction: the room with a wrong epoch and the room whose insert fails
+// half-way fail alone (the savepoint takes back the rows already inserted),
+// the room whose request was cancelled is skipped, the others are stored.
+func TestGroupCommitIsolatesEachRoom(t *testing.T) {
+	s := openTest(t)
+	ctx := t.Context()
+	epochs := map[string]string{}
+	for _, room := range []string{"a", "b", "c", "d"} {
+		st, err := s.OpenRoom(ctx, room)
+		if err != nil {
+			t.Fatal(err)
+		}
+		epochs[room] = st.Epoch
+	}
+	// Room e's batch fails half-way: its second row collides with one
+	// written behind the store's back, after the first row was inserted.
+	if _, err := s.OpenRoom(ctx, "e"); err != nil {
+		t.Fatal(err)
+	}
+	stE, err := s.OpenRoom(ctx, "e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.w.ExecContext(ctx, `INSERT INTO messages (room, "offset", id, ts, from_id, from_name, kind, text)
+		VALUES ('e', 2, 'm_x', 1, 'u', 'U', 'text', 'planted')`); err != nil {
+		t.Fatal(err)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	req := func(c context.Context, room, epoch string) *appendReq {
+		return &appendReq{ctx: c, room: room, epoch: epoch, msgs: benchBatch(1, 3), done: make(chan struct{})}
+	}
+	batch := []*appendReq{
+		req(ctx, "a", epochs["a"]),
+		req(ctx, "b", "not-"+epochs["b"]),
+		req(cancelled, "c", epochs["c"]),
+		req(ctx, "d", epochs["d"]),
+		req(ctx, "e", stE.Epoch),
+	}
+	s.commitGroup(ctx, batch)
+	if batch[0].err != nil || batch[3].err != nil {
+		t.Fatalf("good batches failed: %v, %v", batch[0].err, batch[3].err)
+	}
+	if !errors.Is(batch[1].err, persistence.ErrEpochMismatch) {
+		t.Fatalf("wrong epoch: got %v", batch[1].err)
+	}
+	if !errors.Is(batch[2].err, context.Canceled) {
+		t.Fatalf("cancelled request: got %v", batch[2].err)
+	}
+	if batch[4].err == nil {
+		t.Fatal("a batch colliding with a stored row must fail")
+	}
+	for room, want := range map[string]int{"a": 3, "b": 0, "c": 0, "d": 3, "e": 1} { // e: only the planted row
+		res, err := s.Read(ctx, room, persistence.ReadQuery{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Messages) != want {
+			t.Errorf("room %s holds %d messages, want %d", room, len(res.Messages), want)
+		}
+	}
+}
+
+// TestConcurrentAppendsAreAllStored has 40 rooms append 25 batches each at
+// once (so transactions are shared) and checks every stream is whole and in
+// order.
+func TestConcurrentAppendsAreAllStored(t *testing.T) {
+	s := openTest(t)
+	ctx := t.Context()
+	const rooms, batches, per = 40, 25, 2
+	var wg sync.WaitGroup
+	errs := make(chan error, rooms)
+	for i := range rooms {
+		room := fmt.Sprintf("r%d", i)
+		st, err := s.OpenRoom(ctx, room)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range batches {
+				if err := s.Append(ctx, room, st.Epoch, benchBatch(uint64(b*per+1), per)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for i := range rooms {
+		res, err := s.Read(ctx, fmt.Sprintf("r%d", i), persistence.ReadQuery{Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Messages) != batches*per {
+			t.Fatalf("room r%d holds %d messages, want %d", i, len(res.Messages), batches*per)
+		}
+		for j, m := range res.Messages {
+			if m.Offset != uint64(j+1) {
+				t.Fatalf("room r%d: offset %d at position %d", i, m.Offset, j)
+			}
+		}
+	}
+}
