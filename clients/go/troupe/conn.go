@@ -100,7 +100,11 @@ func (cn *conn) OnMessage(_ *gws.Conn, m *gws.Message) {
 		cn.log.Warn("ignoring a non-text frame", "opcode", m.Opcode)
 		return
 	}
-	f, err := decodeFrame(m.Bytes()) // copies everything out of the reused buffer
+	b := m.Bytes()
+	if hook := cn.client.opts.OnRawPush; hook != nil && isPush(b) && hook(b) {
+		return // consumed raw: nothing decoded, no state changed
+	}
+	f, err := decodeFrame(b) // copies everything out of the reused buffer
 	if err != nil {
 		cn.log.Warn("ignoring an undecodable frame", "err", err)
 		return
