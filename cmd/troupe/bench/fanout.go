@@ -116,34 +116,33 @@ type publisher struct {
 }
 
 // publish sends timestamped messages to p's room from o.Window goroutines
-// until stop closes: paced by a ticker at rate messages/s when rate > 0,
-// else each goroutine sends again as soon as its last message is acked. It
-// counts a message as sent when Send is called and as acked when it returns
-// the ack, and records the first failure in failed.
+// until stop closes, each waiting for its message's ack before the next:
+// paced at rate messages/s when rate > 0, else as fast as acks come back. It
+// counts a message as sent when Send is called and as acked when Send
+// returns the ack, and records the first failure in failed.
 func (p publisher) publish(ctx context.Context, o Options, rate float64, stop <-chan struct{}, sent, acked *atomic.Int64, failed *atomic.Pointer[error]) {
-	var tick <-chan time.Time
+	window := max(o.Window, 1)
+	var due chan struct{} // with a rate: one value per message due
 	if rate > 0 {
-		t := time.NewTicker(time.Duration(float64(time.Second) / rate))
-		defer t.Stop()
-		tick = t.C
+		due = make(chan struct{}, window)
+		go pace(rate, due, stop)
 	}
 	pad := strings.Repeat("x", max(o.Size-30, 0))
 	var wg sync.WaitGroup
-	for range max(o.Window, 1) {
+	for range window {
 		wg.Go(func() {
 			buf := make([]byte, 0, len(pad)+32)
 			for {
-				if tick != nil {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if due != nil {
 					select {
-					case <-tick:
+					case <-due:
 					case <-stop:
 						return
-					}
-				} else {
-					select {
-					case <-stop:
-						return
-					default:
 					}
 				}
 				buf = append(buf[:0], "t="...)
@@ -160,6 +159,30 @@ func (p publisher) publish(ctx context.Context, o Options, rate float64, stop <-
 		})
 	}
 	wg.Wait()
+}
+
+// pace puts a value into due for every 1/rate s since it started, until
+// stop closes. It counts from the start rather than per tick, so a late tick
+// loses nothing; a message due while due is full (every sender waiting for
+// an ack, a window's worth queued) is dropped.
+func pace(rate float64, due chan<- struct{}, stop <-chan struct{}) {
+	start := time.Now()
+	t := time.NewTicker(max(time.Duration(float64(time.Second)/rate), time.Millisecond))
+	defer t.Stop()
+	var issued int64
+	for {
+		select {
+		case now := <-t.C:
+			for n := int64(now.Sub(start).Seconds() * rate); issued < n; issued++ {
+				select {
+				case due <- struct{}{}:
+				default:
+				}
+			}
+		case <-stop:
+			return
+		}
+	}
 }
 
 // runFanout joins o.Rooms × o.Members connections, then o.Publishers of them
