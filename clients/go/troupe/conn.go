@@ -29,6 +29,8 @@ type conn struct {
 	ws         *gws.Conn     // set once after the handshake, before the read loop starts
 	aborted    atomic.Bool   // abort was called: frames still buffered are ignored
 	readWindow atomic.Int64  // read deadline after each frame, in ns (0: none)
+	readMoved  atomic.Int64  // when extendRead last moved the deadline, in ns since born (0: never)
+	born       time.Time     // static: creation, the monotonic base of readMoved
 	frameLimit atomic.Int64  // the server's frame limit in bytes (0: unknown)
 	wmu        sync.Mutex    // serializes a write with its deadline
 	writeWait  time.Duration // static
@@ -51,6 +53,7 @@ func newConn(c *Client, seq uint64) *conn {
 		client:    c,
 		log:       c.log.With("conn", seq),
 		done:      make(chan struct{}),
+		born:      time.Now(),
 		calls:     make(map[int64]*call),
 		writeWait: c.opts.RequestTimeout,
 	}
@@ -100,7 +103,11 @@ func (cn *conn) OnMessage(_ *gws.Conn, m *gws.Message) {
 		cn.log.Warn("ignoring a non-text frame", "opcode", m.Opcode)
 		return
 	}
-	f, err := decodeFrame(m.Bytes()) // copies everything out of the reused buffer
+	b := m.Bytes()
+	if hook := cn.client.opts.OnRawPush; hook != nil && isPush(b) && hook(b) {
+		return // consumed raw: nothing decoded, no state changed
+	}
+	f, err := decodeFrame(b) // copies everything out of the reused buffer
 	if err != nil {
 		cn.log.Warn("ignoring an undecodable frame", "err", err)
 		return
@@ -124,12 +131,23 @@ func (cn *conn) OnMessage(_ *gws.Conn, m *gws.Message) {
 	}
 }
 
-// extendRead moves the read deadline after a frame arrived.
+// extendRead moves the read deadline after a frame arrived. Moving it
+// updates a runtime timer, so under a flood of frames it moves at most once
+// per 1/16 of the window: the deadline stays at least 15/16 of the window
+// after the last frame, still past the server's next ping.
 func (cn *conn) extendRead() {
-	if w := cn.readWindow.Load(); w > 0 {
-		if err := cn.ws.SetReadDeadline(time.Now().Add(time.Duration(w))); err != nil {
-			cn.log.Debug("set read deadline", "err", err)
-		}
+	w := cn.readWindow.Load()
+	if w <= 0 {
+		return
+	}
+	now := time.Now()
+	at := int64(now.Sub(cn.born))
+	if last := cn.readMoved.Load(); last != 0 && at-last < w/16 {
+		return
+	}
+	cn.readMoved.Store(at)
+	if err := cn.ws.SetReadDeadline(now.Add(time.Duration(w))); err != nil {
+		cn.log.Debug("set read deadline", "err", err)
 	}
 }
 

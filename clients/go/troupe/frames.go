@@ -228,3 +228,35 @@ func (f *inFrame) serverError() error {
 	}
 	return &ServerError{Code: f.Code, Message: f.Message}
 }
+
+// Every frame troupe servers write begins with frameHead; a reply's id comes
+// right after the type.
+const (
+	frameHead = `{"type":"`
+	replyID   = `,"id":`
+)
+
+// isPush reports whether b, an inbound frame, is a push rather than a reply,
+// judged from its start as troupe servers write it. A frame in any other form
+// is not taken for a push.
+func isPush(b []byte) bool {
+	if !hasPrefix(b, frameHead) {
+		return false
+	}
+	rest := b[len(frameHead):]
+	for i, ch := range rest {
+		switch {
+		case ch == '"':
+			rest = rest[i+1:]
+			return hasPrefix(rest, "}") || hasPrefix(rest, ",") && !hasPrefix(rest, replyID)
+		case ch != '_' && (ch < 'a' || ch > 'z'):
+			return false // not a plain type name
+		}
+	}
+	return false
+}
+
+// hasPrefix is bytes.HasPrefix for a string prefix, without allocating.
+func hasPrefix(b []byte, prefix string) bool {
+	return len(b) >= len(prefix) && string(b[:len(prefix)]) == prefix
+}

@@ -50,6 +50,19 @@ type Options struct {
 	// goroutine of the client. It may call the client's methods. Nil discards
 	// events.
 	OnEvent func(Event)
+	// OnRawPush, when set, is offered every pushed frame (one without an id:
+	// message, batch, presence_diff, typing, an error without id, …) on the
+	// read loop before the client decodes it; frame is valid only during the
+	// call. Returning true consumes the frame: the client does not decode it
+	// and changes nothing for it, so no event is delivered and a room's
+	// position does not move past a consumed message (a rejoin after a
+	// reconnect replays it). Replies to requests never reach the hook. The
+	// client tells a push from its start as troupe servers write it,
+	// {"type":"…" first and a reply's "id" right after; a frame in any other
+	// form is not offered. The hook must not block or wait for the client's
+	// replies. Meant for load tools and taps that count frames without paying
+	// for decoding; most applications leave it nil.
+	OnRawPush func(frame []byte) (consumed bool)
 	// Logger receives the client's logs; nil discards them.
 	Logger *slog.Logger
 

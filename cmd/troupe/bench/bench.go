@@ -26,7 +26,7 @@ type Options struct {
 	Publishers int
 	Rate       float64   // messages/s over all publishers; 0: as fast as acks allow
 	Rates      []float64 // fanout ramp: one run per rate, in order (overrides Rate)
-	Window     int       // unacked sends per publisher when Rate is 0
+	Window     int       // unacked sends per publisher: goroutines each waiting for its ack
 	Size       int
 	Duration   time.Duration
 	Src        []net.IP
@@ -53,7 +53,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&o.Rate, "rate", 0, "messages/s over all publishers (0: as fast as acks come back)")
 	var rates string
 	fs.StringVar(&rates, "rates", "", "fanout ramp: comma-separated rates, one --duration run each (overrides --rate)")
-	fs.IntVar(&o.Window, "window", 64, "unacked sends per publisher when --rate is 0")
+	fs.IntVar(&o.Window, "window", 64, "unacked sends per publisher (with --rate too: it caps the rate a slow server gets)")
 	fs.IntVar(&o.Size, "size", 100, "message text bytes")
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "how long to publish (fanout) or hold (idle)")
 	fs.StringVar(&src, "src", "", "source addresses, e.g. 127.0.0.2-127.0.0.11")

@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/lxzan/gws"
+	"github.com/troupe-chat/troupe/clients/go/troupe"
 )
 
 // FanoutResult is the outcome of the fanout scenario.
@@ -47,16 +47,142 @@ func (r FanoutResult) String() string {
 	return b.String()
 }
 
-var (
-	textMarker = []byte(`"text":"t=`)
-	ackMarker  = []byte(`{"type":"ack"`)
+// Prefixes of the frames a fanout receiver counts, and what precedes a
+// message's send timestamp in them.
+const (
+	messageHead = `{"type":"message"`
+	batchHead   = `{"type":"batch"`
+	textMarker  = `"text":"t=`
 )
+
+// receiver counts the deliveries of message and batch frames and records
+// their publish→deliver latency from the "t=<unix ns>;" the text starts with.
+type receiver struct {
+	hist       histogram
+	deliveries atomic.Int64
+}
+
+// onRawPush is the members' Options.OnRawPush: it consumes message and batch
+// frames, so the client never decodes them, and leaves every other push to
+// the client. It runs for every delivery, on one core at over a million a
+// second, so it looks for the rare '=' of each timestamp's marker rather
+// than the marker itself, and stops after the one message of a message frame.
+func (rc *receiver) onRawPush(b []byte) bool {
+	one := hasPrefix(b, messageHead)
+	if !one && !hasPrefix(b, batchHead) {
+		return false
+	}
+	now := time.Now().UnixNano()
+	for i := 0; ; {
+		eq := bytes.IndexByte(b[i:], '=')
+		if eq < 0 {
+			return true
+		}
+		i += eq + 1
+		if !hasSuffix(b[:i], textMarker) {
+			continue
+		}
+		sent, n := parseDigits(b[i:])
+		if n == 0 || n == len(b)-i || b[i+n] != ';' {
+			continue
+		}
+		rc.hist.record(time.Duration(now - sent))
+		rc.deliveries.Add(1)
+		if one {
+			return true
+		}
+		i += n
+	}
+}
+
+// parseDigits reads the decimal number b starts with and how many bytes it
+// took (0: none). It reads at most 19 digits, as many as Unix nanoseconds
+// have until 2262.
+func parseDigits(b []byte) (v int64, n int) {
+	for n < len(b) && n < 19 && b[n] >= '0' && b[n] <= '9' {
+		v = v*10 + int64(b[n]-'0')
+		n++
+	}
+	return v, n
+}
+
+func hasPrefix(b []byte, p string) bool { return len(b) >= len(p) && string(b[:len(p)]) == p }
+func hasSuffix(b []byte, s string) bool { return len(b) >= len(s) && string(b[len(b)-len(s):]) == s }
 
 // publisher is one publishing member.
 type publisher struct {
-	c      *conn
-	room   string
-	window chan struct{} // unacked sends allowed
+	c    *troupe.Client
+	room string
+}
+
+// publish sends timestamped messages to p's room from o.Window goroutines
+// until stop closes, each waiting for its message's ack before the next:
+// paced at rate messages/s when rate > 0, else as fast as acks come back. It
+// counts a message as sent when Send is called and as acked when Send
+// returns the ack, and records the first failure in failed.
+func (p publisher) publish(ctx context.Context, o Options, rate float64, stop <-chan struct{}, sent, acked *atomic.Int64, failed *atomic.Pointer[error]) {
+	window := max(o.Window, 1)
+	var due chan struct{} // with a rate: one value per message due
+	if rate > 0 {
+		due = make(chan struct{}, window)
+		go pace(rate, due, stop)
+	}
+	pad := strings.Repeat("x", max(o.Size-30, 0))
+	var wg sync.WaitGroup
+	for range window {
+		wg.Go(func() {
+			buf := make([]byte, 0, len(pad)+32)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if due != nil {
+					select {
+					case <-due:
+					case <-stop:
+						return
+					}
+				}
+				buf = append(buf[:0], "t="...)
+				buf = strconv.AppendInt(buf, time.Now().UnixNano(), 10)
+				buf = append(buf, ';')
+				buf = append(buf, pad...)
+				sent.Add(1)
+				if _, err := p.c.Send(ctx, p.room, troupe.Message{Text: string(buf)}); err != nil {
+					failed.CompareAndSwap(nil, &err)
+					return
+				}
+				acked.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// pace puts a value into due for every 1/rate s since it started, until
+// stop closes. It counts from the start rather than per tick, so a late tick
+// loses nothing; a message due while due is full (every sender waiting for
+// an ack, a window's worth queued) is dropped.
+func pace(rate float64, due chan<- struct{}, stop <-chan struct{}) {
+	start := time.Now()
+	t := time.NewTicker(max(time.Duration(float64(time.Second)/rate), time.Millisecond))
+	defer t.Stop()
+	var issued int64
+	for {
+		select {
+		case now := <-t.C:
+			for n := int64(now.Sub(start).Seconds() * rate); issued < n; issued++ {
+				select {
+				case due <- struct{}{}:
+				default:
+				}
+			}
+		case <-stop:
+			return
+		}
+	}
 }
 
 // runFanout joins o.Rooms × o.Members connections, then o.Publishers of them
@@ -64,138 +190,61 @@ type publisher struct {
 // publish→deliver latency from the timestamp in the text.
 func runFanout(ctx context.Context, o Options, progress io.Writer) (FanoutResult, error) {
 	res := FanoutResult{Rooms: o.Rooms, Members: o.Members, Publishers: o.Publishers, TargetRate: o.Rate}
-	d, err := newDialer(o.URL, o.Src)
-	if err != nil {
-		return res, err
-	}
-	var hist histogram
-	var deliveries, acked atomic.Int64
-	pubs := make(map[*conn]*publisher)
-	var pubsMu sync.RWMutex
-	onFrame := func(c *conn, b []byte) {
-		if bytes.HasPrefix(b, ackMarker) {
-			acked.Add(1)
-			pubsMu.RLock()
-			p := pubs[c]
-			pubsMu.RUnlock()
-			if p != nil {
-				select {
-				case <-p.window:
-				default:
-				}
-			}
-			return
-		}
-		now := time.Now().UnixNano()
-		for {
-			i := bytes.Index(b, textMarker)
-			if i < 0 {
-				return
-			}
-			b = b[i+len(textMarker):]
-			j := bytes.IndexByte(b, ';')
-			if j < 0 {
-				return
-			}
-			if sent, err := strconv.ParseInt(string(b[:j]), 10, 64); err == nil {
-				hist.record(time.Duration(now - sent))
-				deliveries.Add(1)
-			}
-		}
-	}
+	d := &dialer{url: o.URL, srcs: o.Src}
+	var rc receiver
 	total := o.Rooms * o.Members
-	members := make([]*conn, 0, total)
-	byRoom := make([][]*conn, o.Rooms)
+	members := make([]*troupe.Client, 0, total)
+	byRoom := make([][]*troupe.Client, o.Rooms)
 	fmt.Fprintf(progress, "joining %d connections…\n", total)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	var joinErr atomic.Value
+	var joinErr atomic.Pointer[error]
 	sem := make(chan struct{}, 64)
 	for r := range o.Rooms {
 		for m := range o.Members {
-			wg.Add(1)
 			sem <- struct{}{}
-			go func() {
-				defer wg.Done()
+			wg.Go(func() {
 				defer func() { <-sem }()
-				c, err := d.dial(ctx, onFrame)
-				if err == nil {
-					if _, err = c.request(ctx, map[string]any{"type": "hello", "name": fmt.Sprintf("m%d-%d", r, m)}); err == nil {
-						_, err = c.request(ctx, map[string]any{"type": "join", "room": fmt.Sprintf("fanout-%d", r), "history": 0})
-					}
-				}
+				c, err := d.join(ctx, fmt.Sprintf("m%d-%d", r, m), fmt.Sprintf("fanout-%d", r), rc.onRawPush)
 				if err != nil {
-					joinErr.Store(err)
+					joinErr.CompareAndSwap(nil, &err)
 					return
 				}
 				mu.Lock()
 				members = append(members, c)
 				byRoom[r] = append(byRoom[r], c)
 				mu.Unlock()
-			}()
+			})
 		}
 	}
 	wg.Wait()
-	if err, ok := joinErr.Load().(error); ok {
-		return res, err
+	defer closeAll(members)
+	if err := joinErr.Load(); err != nil {
+		return res, *err
 	}
 	// Publishers are spread over the rooms round-robin.
-	pubsMu.Lock()
+	var pubs []publisher
 	for i := range min(o.Publishers, total) {
 		r := i % o.Rooms
-		c := byRoom[r][(i/o.Rooms)%len(byRoom[r])]
-		pubs[c] = &publisher{c: c, room: fmt.Sprintf("fanout-%d", r), window: make(chan struct{}, o.Window)}
+		pubs = append(pubs, publisher{c: byRoom[r][(i/o.Rooms)%len(byRoom[r])], room: fmt.Sprintf("fanout-%d", r)})
 	}
-	pubsMu.Unlock()
 	before, err := scrape(ctx, o.URL)
 	if err != nil {
 		return res, err
 	}
 	fmt.Fprintf(progress, "%d publishers sending for %s…\n", len(pubs), o.Duration)
-	var sent atomic.Int64
-	pad := strings.Repeat("x", max(o.Size-30, 0))
+	var sent, acked atomic.Int64
+	var failed atomic.Pointer[error]
+	// Sends in flight when publishing stops may finish (their acks count)
+	// for a while, not for ever.
+	sendCtx, cancelSends := context.WithCancel(ctx)
+	defer cancelSends()
 	stop := make(chan struct{})
 	start := time.Now()
 	var pw sync.WaitGroup
 	perPub := o.Rate / float64(max(len(pubs), 1))
 	for _, p := range pubs {
-		pw.Add(1)
-		go func() {
-			defer pw.Done()
-			var tick <-chan time.Time
-			if perPub > 0 {
-				t := time.NewTicker(time.Duration(float64(time.Second) / perPub))
-				defer t.Stop()
-				tick = t.C
-			}
-			buf := make([]byte, 0, o.Size+128)
-			for i := 0; ; i++ {
-				if tick != nil {
-					select {
-					case <-tick:
-					case <-stop:
-						return
-					}
-				} else {
-					select {
-					case p.window <- struct{}{}:
-					case <-stop:
-						return
-					}
-				}
-				buf = append(buf[:0], `{"type":"send","room":"`...)
-				buf = append(buf, p.room...)
-				buf = append(buf, `","text":"t=`...)
-				buf = strconv.AppendInt(buf, time.Now().UnixNano(), 10)
-				buf = append(buf, ';')
-				buf = append(buf, pad...)
-				buf = append(buf, `"}`...)
-				if err := p.c.ws.WriteMessage(gws.OpcodeText, buf); err != nil {
-					return
-				}
-				sent.Add(1)
-			}
-		}()
+		pw.Go(func() { p.publish(sendCtx, o, perPub, stop, &sent, &acked, &failed) })
 	}
 	ticker := time.NewTicker(time.Second)
 	deadline := time.After(o.Duration)
@@ -205,7 +254,7 @@ loop:
 		case <-ticker.C:
 			el := time.Since(start).Seconds()
 			fmt.Fprintf(progress, "\r%4.0fs  sent %d  acked %d  deliveries %d (%.0f/s)  p99 %.1f ms   ",
-				el, sent.Load(), acked.Load(), deliveries.Load(), float64(deliveries.Load())/el, float64(hist.quantile(0.99))/1e6)
+				el, sent.Load(), acked.Load(), rc.deliveries.Load(), float64(rc.deliveries.Load())/el, float64(rc.hist.quantile(0.99))/1e6)
 		case <-deadline:
 			break loop
 		case <-ctx.Done():
@@ -214,11 +263,16 @@ loop:
 	}
 	ticker.Stop()
 	close(stop)
-	pw.Wait()
 	elapsed := time.Since(start)
+	drainSends := time.AfterFunc(30*time.Second, cancelSends)
+	pw.Wait()
+	drainSends.Stop()
+	if err := failed.Load(); err != nil {
+		fmt.Fprintf(progress, "\nbench: a publisher stopped: %v\n", *err)
+	}
 	// Let in-flight messages arrive: wait until deliveries stop growing.
-	for last := int64(-1); last != deliveries.Load(); {
-		last = deliveries.Load()
+	for last := int64(-1); last != rc.deliveries.Load(); {
+		last = rc.deliveries.Load()
 		select {
 		case <-time.After(500 * time.Millisecond):
 		case <-ctx.Done():
@@ -230,20 +284,17 @@ loop:
 	}
 	fmt.Fprintln(progress)
 	res.Seconds = elapsed.Seconds()
-	res.Sent, res.Acked, res.Deliveries = sent.Load(), acked.Load(), deliveries.Load()
+	res.Sent, res.Acked, res.Deliveries = sent.Load(), acked.Load(), rc.deliveries.Load()
 	res.AckedPerSecond = float64(res.Acked) / res.Seconds
 	res.Expected = res.Acked * int64(o.Members-1)
 	res.Lost = max(res.Expected-res.Deliveries, 0)
 	res.DeliveriesPerSec = float64(res.Deliveries) / res.Seconds
-	res.LatencyP50Ms = float64(hist.quantile(0.50)) / 1e6
-	res.LatencyP95Ms = float64(hist.quantile(0.95)) / 1e6
-	res.LatencyP99Ms = float64(hist.quantile(0.99)) / 1e6
-	res.LatencyMaxMs = float64(hist.max.Load()) / 1e6
+	res.LatencyP50Ms = float64(rc.hist.quantile(0.50)) / 1e6
+	res.LatencyP95Ms = float64(rc.hist.quantile(0.95)) / 1e6
+	res.LatencyP99Ms = float64(rc.hist.quantile(0.99)) / 1e6
+	res.LatencyMaxMs = float64(rc.hist.max.Load()) / 1e6
 	res.ServerCPUPercent = 100 * (after.CPUSeconds - before.CPUSeconds) / res.Seconds
 	res.ServerRSSBytes = after.RSSBytes
 	res.ServerDeliveries = after.Deliveries - before.Deliveries
-	for _, c := range members {
-		c.close()
-	}
 	return res, nil
 }

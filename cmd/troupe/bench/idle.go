@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/troupe-chat/troupe/clients/go/troupe"
 )
 
 // IdleResult is the outcome of the idle and storm scenarios.
@@ -37,15 +39,12 @@ func runIdle(ctx context.Context, o Options, progress io.Writer, hold bool) (Idl
 	if hold {
 		res.Scenario = "idle"
 	}
-	d, err := newDialer(o.URL, o.Src)
-	if err != nil {
-		return res, err
-	}
+	d := &dialer{url: o.URL, srcs: o.Src}
 	before, err := scrape(ctx, o.URL)
 	if err != nil {
 		return res, err
 	}
-	conns := make([]*conn, o.Conns)
+	conns := make([]*troupe.Client, o.Conns)
 	var next, done, failed atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -71,12 +70,7 @@ func runIdle(ctx context.Context, o Options, progress io.Writer, hold bool) (Idl
 				if i >= o.Conns {
 					return
 				}
-				c, err := d.dial(ctx, nil)
-				if err == nil {
-					if _, err = c.request(ctx, map[string]any{"type": "hello", "name": fmt.Sprintf("idle-%d", i)}); err == nil {
-						_, err = c.request(ctx, map[string]any{"type": "join", "room": fmt.Sprintf("idle-%d", i%max(o.Rooms, 1)), "history": 0})
-					}
-				}
+				c, err := d.join(ctx, fmt.Sprintf("idle-%d", i), fmt.Sprintf("idle-%d", i%max(o.Rooms, 1)), nil)
 				if err != nil {
 					failed.Add(1)
 					continue
@@ -108,10 +102,6 @@ func runIdle(ctx context.Context, o Options, progress io.Writer, hold bool) (Idl
 		res.RSSPerConnBytes = (after.RSSBytes - before.RSSBytes) / float64(n)
 	}
 	res.ServerCPUSeconds = after.CPUSeconds - before.CPUSeconds
-	for _, c := range conns {
-		if c != nil {
-			c.close()
-		}
-	}
+	closeAll(conns)
 	return res, nil
 }
