@@ -42,7 +42,8 @@ type roomActor struct {
 	lastTS    int64
 
 	dedup      map[dedupKey]*dedupSlot
-	dedupOrder []dedupKey // in offset order, for eviction beyond the window
+	dedupOrder []dedupKey // in offset order from dedupHead on, for eviction beyond the window
+	dedupHead  int        // dedupOrder[:dedupHead] are evicted
 
 	pending  []*pendingMsg // assigned, waiting for the next store write
 	inflight []*pendingMsg // being written
@@ -856,17 +857,22 @@ func (r *roomActor) remember(key dedupKey, slot *dedupSlot) {
 	r.dedup[key] = slot
 	r.dedupOrder = append(r.dedupOrder, key)
 	window := uint64(r.env.cfg.DedupWindow)
-	n := 0
-	for _, k := range r.dedupOrder {
+	for _, k := range r.dedupOrder[r.dedupHead:] {
 		s := r.dedup[k]
 		if s == nil || s.offset+window > slot.offset || !s.stored {
 			break
 		}
 		delete(r.dedup, k)
-		n++
+		r.dedupOrder[r.dedupHead] = dedupKey{}
+		r.dedupHead++
 	}
-	if n > 0 {
-		r.dedupOrder = slices.Delete(r.dedupOrder, 0, n)
+	// Compact once half is evicted: amortised O(1) per message, where
+	// deleting from the front each time moved the whole window.
+	if r.dedupHead > 0 && r.dedupHead >= len(r.dedupOrder)/2 {
+		n := copy(r.dedupOrder, r.dedupOrder[r.dedupHead:])
+		clear(r.dedupOrder[n:])
+		r.dedupOrder = r.dedupOrder[:n]
+		r.dedupHead = 0
 	}
 }
 
