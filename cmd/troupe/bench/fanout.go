@@ -120,12 +120,12 @@ type publisher struct {
 // paced at rate messages/s when rate > 0, else as fast as acks come back. It
 // counts a message as sent when Send is called and as acked when Send
 // returns the ack, and records the first failure in failed.
-func (p publisher) publish(ctx context.Context, o Options, rate float64, stop <-chan struct{}, sent, acked *atomic.Int64, failed *atomic.Pointer[error]) {
+func (p publisher) publish(ctx context.Context, o Options, rate float64, phase time.Duration, stop <-chan struct{}, sent, acked *atomic.Int64, failed *atomic.Pointer[error]) {
 	window := max(o.Window, 1)
 	var due chan struct{} // with a rate: one value per message due
 	if rate > 0 {
 		due = make(chan struct{}, window)
-		go pace(rate, due, stop)
+		go pace(rate, phase, due, stop)
 	}
 	pad := strings.Repeat("x", max(o.Size-30, 0))
 	var wg sync.WaitGroup
@@ -161,11 +161,18 @@ func (p publisher) publish(ctx context.Context, o Options, rate float64, stop <-
 	wg.Wait()
 }
 
-// pace puts a value into due for every 1/rate s since it started, until
+// pace waits phase, then puts a value into due for every 1/rate s since, until
 // stop closes. It counts from the start rather than per tick, so a late tick
 // loses nothing; a message due while due is full (every sender waiting for
 // an ack, a window's worth queued) is dropped.
-func pace(rate float64, due chan<- struct{}, stop <-chan struct{}) {
+func pace(rate float64, phase time.Duration, due chan<- struct{}, stop <-chan struct{}) {
+	if phase > 0 {
+		select {
+		case <-time.After(phase):
+		case <-stop:
+			return
+		}
+	}
 	start := time.Now()
 	t := time.NewTicker(max(time.Duration(float64(time.Second)/rate), time.Millisecond))
 	defer t.Stop()
@@ -243,8 +250,15 @@ func runFanout(ctx context.Context, o Options, progress io.Writer) (FanoutResult
 	start := time.Now()
 	var pw sync.WaitGroup
 	perPub := o.Rate / float64(max(len(pubs), 1))
-	for _, p := range pubs {
-		pw.Go(func() { p.publish(sendCtx, o, perPub, stop, &sent, &acked, &failed) })
+	for i, p := range pubs {
+		// Publishers start spread over one period, as independent clients
+		// would be: started together, their tickers fire together and every
+		// room's message lands in the same instant, a burst no real load has.
+		var phase time.Duration
+		if perPub > 0 {
+			phase = time.Duration(float64(time.Second) / perPub * float64(i) / float64(len(pubs)))
+		}
+		pw.Go(func() { p.publish(sendCtx, o, perPub, phase, stop, &sent, &acked, &failed) })
 	}
 	ticker := time.NewTicker(time.Second)
 	deadline := time.After(o.Duration)
