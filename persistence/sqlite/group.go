@@ -12,25 +12,29 @@ import (
 // fsync: with synchronous=FULL a commit costs about a millisecond whatever it
 // holds, so a transaction per room caps the whole server near 1,000 room
 // batches per second. An append queues itself; if no commit is running, its
-// caller becomes the leader and commits what is queued, again and again
-// until the queue is empty. Under load each transaction carries every room's
-// batch that arrived during the previous fsync; alone, an append commits at
-// once. Each room's batch runs inside a savepoint, so one room's failure
-// (an epoch mismatch, a gap) rolls back only that batch.
+// caller becomes the leader and commits what is queued (its own batch first).
+// When that commit ends and more appends have queued meanwhile, the oldest of
+// them is promoted to lead the next commit, so under load each transaction
+// carries every batch that arrived during the previous fsync, and no caller
+// keeps committing for others after its own batch is stored. Alone, an append
+// commits at once. Each room's batch runs inside a savepoint, so one room's
+// failure (an epoch mismatch, a gap) rolls back only that batch.
 type groupCommit struct {
 	mu      sync.Mutex
 	queue   []*appendReq // guarded by mu
 	running bool         // guarded by mu: a leader is committing
 }
 
-// appendReq is one queued Append and, once done is closed, its outcome.
+// appendReq is one queued Append. wake is closed once: when the request's
+// outcome is in err, or when it is promoted to lead (then leader is true).
 type appendReq struct {
-	ctx   context.Context
-	room  string
-	epoch string
-	msgs  []persistence.Message
-	err   error
-	done  chan struct{}
+	ctx    context.Context
+	room   string
+	epoch  string
+	msgs   []persistence.Message
+	err    error
+	leader bool
+	wake   chan struct{}
 }
 
 // maxGroup bounds the room batches of one transaction.
@@ -41,44 +45,54 @@ func (g *groupCommit) append(ctx context.Context, s *Store, room, epoch string, 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	req := &appendReq{ctx: ctx, room: room, epoch: epoch, msgs: msgs, done: make(chan struct{})}
+	req := &appendReq{ctx: ctx, room: room, epoch: epoch, msgs: msgs, wake: make(chan struct{})}
 	g.mu.Lock()
 	g.queue = append(g.queue, req)
 	lead := !g.running
 	g.running = true
 	g.mu.Unlock()
-	if lead {
-		// The leader's cancellation must not fail the others' batches; each
-		// request's own context is checked before it joins a transaction.
-		g.lead(context.WithoutCancel(ctx), s)
+	if !lead {
+		// Once queued, an append waits for its outcome even if ctx ends:
+		// giving up early could report failure for a batch then stored.
+		<-req.wake
+		if !req.leader {
+			return req.err
+		}
 	}
-	// Once queued, an append waits for its outcome even if ctx ends: giving
-	// up early could report failure for a batch that is then stored.
-	<-req.done
+	// The leader's cancellation must not fail the others' batches; each
+	// request's own context is checked before it joins a transaction.
+	g.lead(context.WithoutCancel(ctx), s, req)
 	return req.err
 }
 
-// lead commits queued appends until none is left.
-func (g *groupCommit) lead(ctx context.Context, s *Store) {
-	for {
-		g.mu.Lock()
-		n := min(len(g.queue), maxGroup)
-		if n == 0 {
-			g.running = false
-			g.mu.Unlock()
-			return
-		}
-		batch := make([]*appendReq, n)
-		copy(batch, g.queue)
-		rest := copy(g.queue, g.queue[n:])
-		clear(g.queue[rest:])
-		g.queue = g.queue[:rest]
-		g.mu.Unlock()
-		s.commitGroup(ctx, batch)
-		for _, r := range batch {
-			close(r.done)
+// lead commits the queue's oldest batches (self's among them: it is at the
+// head), then hands the lead to the next queued append, if any.
+func (g *groupCommit) lead(ctx context.Context, s *Store, self *appendReq) {
+	g.mu.Lock()
+	n := min(len(g.queue), maxGroup)
+	batch := make([]*appendReq, n)
+	copy(batch, g.queue)
+	rest := copy(g.queue, g.queue[n:])
+	clear(g.queue[rest:])
+	g.queue = g.queue[:rest]
+	g.mu.Unlock()
+
+	s.commitGroup(ctx, batch)
+	for _, r := range batch {
+		if r != self {
+			close(r.wake)
 		}
 	}
+
+	g.mu.Lock()
+	if len(g.queue) == 0 {
+		g.running = false
+	} else {
+		next := g.queue[0]
+		next.leader = true
+		close(next.wake)
+	}
+	g.mu.Unlock()
 }
 
 // commitGroup runs batch in one transaction, setting each request's err.

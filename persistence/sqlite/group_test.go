@@ -41,7 +41,7 @@ func TestGroupCommitIsolatesEachRoom(t *testing.T) {
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	req := func(c context.Context, room, epoch string) *appendReq {
-		return &appendReq{ctx: c, room: room, epoch: epoch, msgs: benchBatch(1, 3), done: make(chan struct{})}
+		return &appendReq{ctx: c, room: room, epoch: epoch, msgs: benchBatch(1, 3), wake: make(chan struct{})}
 	}
 	batch := []*appendReq{
 		req(ctx, "a", epochs["a"]),
