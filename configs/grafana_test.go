@@ -2,12 +2,10 @@ package configs_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -19,8 +17,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/troupe-chat/troupe/cmd/troupe/app"
-	"github.com/troupe-chat/troupe/configs"
+	"github.com/troupe-chat/troupe/cmd/troupe/app/apptest"
 	"github.com/troupe-chat/troupe/metrics"
 	"github.com/troupe-chat/troupe/metrics/registry"
 )
@@ -134,26 +131,7 @@ func registeredFamilies(t *testing.T) (known map[string]metricKind, fresh []stri
 // endpoint exports, keyed by name.
 func scrapeLive(t *testing.T) map[string]*dto.MetricFamily {
 	t.Helper()
-	cfg, err := configs.Load([]string{
-		"--addr", "127.0.0.1:0",
-		"--store", "sqlite://" + filepath.Join(t.TempDir(), "t.db"),
-		"--log-level", "error",
-		"--api-key", "k",
-	}, func(string) string { return "" })
-	if err != nil {
-		t.Fatalf("load config: %v", err)
-	}
-	a, err := app.Start(context.Background(), cfg, app.NewLogger(cfg, os.Stderr))
-	if err != nil {
-		t.Fatalf("start troupe: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := a.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
+	a := apptest.Start(t, "--api-key", "k")
 
 	client := &http.Client{Timeout: 10 * time.Second}
 	resp, err := client.Get("http://" + a.Addr.String() + "/metrics")

@@ -6,8 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
-	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,7 +13,7 @@ import (
 
 	"github.com/troupe-chat/troupe/clients/go/troupe"
 	"github.com/troupe-chat/troupe/cmd/troupe/app"
-	"github.com/troupe-chat/troupe/configs"
+	"github.com/troupe-chat/troupe/cmd/troupe/app/apptest"
 )
 
 // waitTime bounds every wait for an event or a condition.
@@ -28,27 +26,8 @@ var fastReconnect = troupe.Backoff{Min: 10 * time.Millisecond, Max: 100 * time.M
 // in a temp dir and returns it with its base URL.
 func startServer(t testing.TB, flags ...string) (*app.App, string) {
 	t.Helper()
-	args := append([]string{
-		"--addr", "127.0.0.1:0",
-		"--store", "sqlite://" + filepath.Join(t.TempDir(), "troupe.db"),
-		"--log-level", "error",
-	}, flags...)
-	cfg, err := configs.Load(args, func(string) string { return "" })
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	a, err := app.Start(context.Background(), cfg, app.NewLogger(cfg, os.Stderr))
-	if err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := a.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return a, "http://" + a.Addr.String()
+	a := apptest.Start(t, flags...)
+	return a, apptest.URL(a)
 }
 
 // recorder keeps every event a client delivered, in order.

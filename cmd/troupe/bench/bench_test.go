@@ -2,17 +2,12 @@ package bench_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/troupe-chat/troupe/cmd/troupe/app"
+	"github.com/troupe-chat/troupe/cmd/troupe/app/apptest"
 	"github.com/troupe-chat/troupe/cmd/troupe/bench"
-	"github.com/troupe-chat/troupe/configs"
 )
 
 // startServer runs a real troupe server on 127.0.0.1:0 (SQLite in a temp
@@ -20,27 +15,7 @@ import (
 // base URL.
 func startServer(t *testing.T) string {
 	t.Helper()
-	cfg, err := configs.Load([]string{
-		"--addr", "127.0.0.1:0",
-		"--store", "sqlite://" + filepath.Join(t.TempDir(), "troupe.db"),
-		"--rate-limit", "0",
-		"--log-level", "error",
-	}, func(string) string { return "" })
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	a, err := app.Start(context.Background(), cfg, app.NewLogger(cfg, os.Stderr))
-	if err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := a.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return "http://" + a.Addr.String()
+	return apptest.URL(apptest.Start(t, "--rate-limit", "0"))
 }
 
 // runJSON runs `troupe bench args... --json`, wants exit status 0 and decodes

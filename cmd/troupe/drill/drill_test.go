@@ -3,40 +3,19 @@ package drill
 import (
 	"context"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/troupe-chat/troupe/actors/drills"
-	"github.com/troupe-chat/troupe/cmd/troupe/app"
-	"github.com/troupe-chat/troupe/configs"
+	"github.com/troupe-chat/troupe/cmd/troupe/app/apptest"
 )
 
 const testKey = "drill-test-key"
 
 func startServer(t *testing.T) string {
 	t.Helper()
-	cfg, err := configs.Load([]string{
-		"--addr", "127.0.0.1:0", "--store", "sqlite://" + filepath.Join(t.TempDir(), "troupe.db"),
-		"--api-key", testKey, "--log-level", "error",
-	}, func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.Start(context.Background(), cfg, app.NewLogger(cfg, os.Stderr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := a.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return "http://" + a.Addr.String()
+	return apptest.URL(apptest.Start(t, "--api-key", testKey))
 }
 
 // TestEveryDrillKindLosesNothing runs `troupe drill` with each fault kind
