@@ -25,7 +25,7 @@ func TestFailReturnsErrInjectedUntilHealed(t *testing.T) {
 	ctx := context.Background()
 	st := storetest.MustOpenRoom(t, s, "r")
 	hit := s.Inject(faults.Fail)
-	if err := s.Append(ctx, "r", st.Epoch, storetest.Batch(1, 3)); !errors.Is(err, faults.ErrInjected) {
+	if err := s.Append(ctx, "r", st.Claim(), storetest.Batch(1, 3)); !errors.Is(err, faults.ErrInjected) {
 		t.Fatalf("Append while failing = %v, want ErrInjected", err)
 	}
 	if err := s.Ping(ctx); !errors.Is(err, faults.ErrInjected) {
@@ -39,7 +39,7 @@ func TestFailReturnsErrInjectedUntilHealed(t *testing.T) {
 	if n := s.Heal(); n != 2 {
 		t.Fatalf("Heal reported %d injected calls, want 2", n)
 	}
-	storetest.MustAppend(t, s, "r", st.Epoch, storetest.Batch(1, 3))
+	storetest.MustAppend(t, s, "r", st.Claim(), storetest.Batch(1, 3))
 	if got := s.Mode(); got != faults.Healthy {
 		t.Fatalf("mode after heal = %v", got)
 	}
@@ -60,7 +60,7 @@ func TestStallBlocksUntilHealedOrCancelled(t *testing.T) {
 	}
 
 	done := make(chan error, 1)
-	go func() { done <- s.Append(context.Background(), "r", st.Epoch, storetest.Batch(1, 2)) }()
+	go func() { done <- s.Append(context.Background(), "r", st.Claim(), storetest.Batch(1, 2)) }()
 	select {
 	case err := <-done:
 		t.Fatalf("Append returned %v while stalled", err)
@@ -75,4 +75,31 @@ func TestStallBlocksUntilHealedOrCancelled(t *testing.T) {
 	if err != nil || len(res.Messages) != 2 {
 		t.Fatalf("Read after heal = %d messages, %v; want 2", len(res.Messages), err)
 	}
+}
+
+// BenchmarkHealthyRead measures what the wrapper adds to a store call when no
+// drill runs, with every core calling at once: compare with
+// BenchmarkUnwrappedRead.
+//
+//	go test ./persistence/faults -bench Read -cpu 1,2
+func BenchmarkHealthyRead(b *testing.B) {
+	benchRead(b, faults.Wrap(persistence.NewMemory()))
+}
+
+// BenchmarkUnwrappedRead is BenchmarkHealthyRead on the bare memory store.
+func BenchmarkUnwrappedRead(b *testing.B) {
+	benchRead(b, persistence.NewMemory())
+}
+
+func benchRead(b *testing.B, s persistence.Store) {
+	storetest.Seed(b, s, "r", 10)
+	q := persistence.ReadQuery{Limit: 1}
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.Read(context.Background(), "r", q); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
