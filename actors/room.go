@@ -29,11 +29,13 @@ type roomActor struct {
 	retired  bool          // out of the registry and stopping: commands go to the successor
 	deleting bool          // a server-API delete is erasing the room: no new writes
 	deleted  bool          // erased: stopping tells members room_closed "deleted"
+	fenced   bool          // a newer owner claimed the room: stopping tells members room_closed "moved"
 	missing  bool          // rooms must be created through the API and this one was not
 	deferred []any         // commands received before the state was loaded, then handled in order
 	carried  []*pendingMsg // a crashed incarnation's unstored messages, being settled after the reload
 
 	epoch     string
+	fence     uint64 // the store claim's fence token; appends carry it
 	committed uint64 // last stored offset
 	assigned  uint64 // last assigned offset (>= committed)
 	config    persistence.RoomConfig
@@ -194,7 +196,7 @@ func (r *roomActor) dispatch(ctx actor.Context, msg any) {
 	case *publish:
 		r.publish(m)
 	case *batchStored:
-		r.onStored(m)
+		r.onStored(ctx, m)
 	case *retryStore:
 		if m.gen == r.gen && len(r.inflight) > 0 {
 			r.write()
@@ -289,10 +291,13 @@ func (r *roomActor) stopped() {
 	r.env.metrics.RoomsActive.Dec()
 	r.env.registry.retireRoom(sh.name, r.entry)
 	sh.close()
-	if r.retired && !r.deleted {
+	if r.retired && !r.deleted && !r.fenced {
 		return
 	}
-	const text = "the room stopped; join it again"
+	text := "the room stopped; join it again"
+	if r.fenced {
+		text = "the room moved to another owner; join it again"
+	}
 	if r.current != nil {
 		answerUnavailable(r.env, sh.name, r.current, text)
 	}
@@ -439,6 +444,7 @@ func (r *roomActor) onLoaded(ctx actor.Context, m *roomLoaded) {
 	r.loaded = true
 	r.missing = m.missing
 	r.epoch = m.state.Epoch
+	r.fence = m.state.Fence
 	r.committed = m.state.LastOffset
 	r.assigned = r.committed
 	r.config = m.state.Config
@@ -768,20 +774,24 @@ func (r *roomActor) write() {
 	for i, pm := range r.inflight {
 		msgs[i] = pm.msg
 	}
-	gen, name, epoch, store, cfg := r.gen, r.shell.name, r.epoch, r.env.store, r.env.cfg
+	gen, name, claim, store, cfg := r.gen, r.shell.name, persistence.Claim{Epoch: r.epoch, Fence: r.fence}, r.env.store, r.env.cfg
 	root, self, m := r.env.root, r.self, r.env.metrics
 	r.shell.lane.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), cfg.StoreTimeout)
 		defer cancel()
 		start := time.Now()
-		err := store.Append(ctx, name, epoch, msgs)
+		err := store.Append(ctx, name, claim, msgs)
 		m.StoreLatency.WithLabelValues("append").Observe(time.Since(start).Seconds())
 		root.Send(self, &batchStored{gen: gen, err: err})
 	})
 }
 
-func (r *roomActor) onStored(m *batchStored) {
+func (r *roomActor) onStored(ctx actor.Context, m *batchStored) {
 	if m.err != nil {
+		if errors.Is(m.err, persistence.ErrFenced) {
+			r.yieldToNewOwner(ctx)
+			return
+		}
 		if errors.Is(m.err, persistence.ErrOffsetMismatch) || errors.Is(m.err, persistence.ErrEpochMismatch) {
 			// The store's stream is not the one this room holds in memory (an
 			// earlier write that timed out may have landed, or the room was
@@ -1141,6 +1151,20 @@ func (r *roomActor) finishDelete(ctx actor.Context, m *roomDeleted) {
 	r.retired = true
 	r.env.registry.retireRoom(r.shell.name, r.entry)
 	m.done <- nil
+	ctx.Poison(ctx.Self())
+}
+
+// yieldToNewOwner stops a room whose store claim a newer owner has taken
+// (ErrFenced): nothing of the batch was stored, so nothing is acked; unstored
+// sends get unavailable (their retry, under the same cid, reaches the new
+// owner), members get room_closed "moved", and a new join starts a room that
+// claims the room again.
+func (r *roomActor) yieldToNewOwner(ctx actor.Context) {
+	r.log().Warn("room claimed by a newer owner; stopping without acking", "offset", r.committed, "unstored", len(r.inflight)+len(r.pending))
+	r.shell.closeReason = "moved"
+	r.fenced = true
+	r.retired = true
+	r.env.registry.retireRoom(r.shell.name, r.entry)
 	ctx.Poison(ctx.Self())
 }
 

@@ -23,12 +23,14 @@ const MemoryRetention = 10_000
 type Memory struct {
 	mu     sync.RWMutex
 	rooms  map[string]*memRoom // guarded by mu
+	fences uint64              // guarded by mu: the last fence handed out, for any room
 	closed bool                // guarded by mu
 }
 
 // memRoom is one room of a Memory store.
 type memRoom struct {
 	epoch string
+	fence uint64 // the latest claim's fence
 	last  uint64
 	cfg   RoomConfig
 	msgs  []Message // retained messages, consecutive ascending offsets ending at last
@@ -69,12 +71,14 @@ func (m *Memory) OpenRoom(ctx context.Context, room string) (RoomState, error) {
 		r = &memRoom{epoch: NewEpoch()}
 		m.rooms[room] = r
 	}
-	return RoomState{Room: room, Epoch: r.epoch, LastOffset: r.last, Config: r.cfg, Created: !ok}, nil
+	m.fences++
+	r.fence = m.fences
+	return RoomState{Room: room, Epoch: r.epoch, LastOffset: r.last, Config: r.cfg, Created: !ok, Fence: r.fence}, nil
 }
 
-// Append implements Store. It verifies the room, the epoch and the offsets
+// Append implements Store. It verifies the room, the claim and the offsets
 // before storing anything, so a failed Append stores nothing.
-func (m *Memory) Append(ctx context.Context, room, epoch string, msgs []Message) error {
+func (m *Memory) Append(ctx context.Context, room string, c Claim, msgs []Message) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.lockCheck(ctx, "append", room); err != nil {
@@ -84,8 +88,11 @@ func (m *Memory) Append(ctx context.Context, room, epoch string, msgs []Message)
 	if !ok {
 		return fmt.Errorf("memory: append %s: %w", room, ErrNoSuchRoom)
 	}
-	if r.epoch != epoch {
-		return fmt.Errorf("memory: append %s: %w: stored %s, got %s", room, ErrEpochMismatch, r.epoch, epoch)
+	if r.epoch != c.Epoch {
+		return fmt.Errorf("memory: append %s: %w: stored %s, got %s", room, ErrEpochMismatch, r.epoch, c.Epoch)
+	}
+	if r.fence != c.Fence {
+		return fmt.Errorf("memory: append %s: %w: fence %d, latest %d", room, ErrFenced, c.Fence, r.fence)
 	}
 	if err := CheckBatch(r.last, msgs); err != nil {
 		return fmt.Errorf("memory: append %s: %w", room, err)

@@ -15,7 +15,7 @@ func TestMemoryRetention(t *testing.T) {
 	st := storetest.MustOpenRoom(t, s, "r")
 	const total = persistence.MemoryRetention + 50
 	for off := uint64(1); off <= total; off += 100 {
-		storetest.MustAppend(t, s, "r", st.Epoch, storetest.Batch(off, min(100, total-int(off)+1)))
+		storetest.MustAppend(t, s, "r", st.Claim(), storetest.Batch(off, min(100, total-int(off)+1)))
 	}
 	const first = total - persistence.MemoryRetention + 1 // oldest retained offset: 51
 
@@ -48,7 +48,7 @@ func TestMemoryRetention(t *testing.T) {
 	}
 
 	// Appending continues the stream past the retention window.
-	storetest.MustAppend(t, s, "r", st.Epoch, storetest.Batch(total+1, 1))
+	storetest.MustAppend(t, s, "r", st.Claim(), storetest.Batch(total+1, 1))
 	if got := storetest.MustRead(t, s, "r", persistence.ReadQuery{Limit: 1}).Messages; got[0].Offset != total+1 {
 		t.Fatalf("latest offset %d, want %d", got[0].Offset, total+1)
 	}
@@ -60,8 +60,8 @@ func TestMemoryRetentionSingleBatch(t *testing.T) {
 	s := persistence.NewMemory()
 	st := storetest.MustOpenRoom(t, s, "r")
 	st2 := storetest.MustOpenRoom(t, s, "other")
-	storetest.MustAppend(t, s, "other", st2.Epoch, storetest.Batch(1, 3))
-	storetest.MustAppend(t, s, "r", st.Epoch, storetest.Batch(1, persistence.MemoryRetention+5))
+	storetest.MustAppend(t, s, "other", st2.Claim(), storetest.Batch(1, 3))
+	storetest.MustAppend(t, s, "r", st.Claim(), storetest.Batch(1, persistence.MemoryRetention+5))
 	got := storetest.MustRead(t, s, "r", persistence.ReadQuery{Limit: 2 * persistence.MemoryRetention})
 	if len(got.Messages) != persistence.MemoryRetention || got.Messages[0].Offset != 6 || got.More {
 		t.Fatalf("Read = %d msgs from %d More %v, want %d from 6", len(got.Messages), got.Messages[0].Offset, got.More, persistence.MemoryRetention)

@@ -12,6 +12,12 @@ var ErrNoSuchRoom = errors.New("persistence: no such room")
 // epoch the caller wrote for: the room was deleted and created again meanwhile.
 var ErrEpochMismatch = errors.New("persistence: epoch mismatch")
 
+// ErrFenced is returned (wrapped) by Append when the room has been claimed
+// since the caller's claim: a newer owner holds it, and the caller must stop
+// writing. Nothing of the batch is stored. The fence check and the offset
+// check are one atomic step.
+var ErrFenced = errors.New("persistence: room claimed by a newer owner")
+
 // Message is one stored message of a room stream. Offsets start at 1 within an epoch
 // and are gap-free; the room actor assigns them, the store keeps them.
 type Message struct {
@@ -41,7 +47,20 @@ type RoomState struct {
 	LastOffset uint64 // 0 for an empty stream
 	Config     RoomConfig
 	Created    bool // true when OpenRoom created the room just now
+	// Fence is the token of this claim on the room: greater than every fence
+	// handed out for the room before. Appends carry it (see Claim).
+	Fence uint64
 }
+
+// Claim is what one owner of a room writes under: the epoch and the fence
+// token OpenRoom handed it.
+type Claim struct {
+	Epoch string
+	Fence uint64
+}
+
+// Claim returns the claim a writer holding s appends under.
+func (s RoomState) Claim() Claim { return Claim{Epoch: s.Epoch, Fence: s.Fence} }
 
 // ReadQuery selects messages of one room. At most one of After and Before is set;
 // with neither, the latest Limit messages are selected. Results are always in
@@ -81,11 +100,16 @@ type RoomInfo struct {
 // room actor's store lane.
 type Store interface {
 	// OpenRoom returns the room's stored state, creating the room with a fresh
-	// epoch (and Created set) when it does not exist.
+	// epoch (and Created set) when it does not exist. It claims the room for
+	// the caller: the returned Fence is greater than every fence handed out
+	// for the room before, so the appends of every earlier claim now fail with
+	// ErrFenced.
 	OpenRoom(ctx context.Context, room string) (RoomState, error)
-	// Append stores msgs atomically (all or none) in the room's stream under epoch.
-	// Offsets must continue the stream without gaps.
-	Append(ctx context.Context, room, epoch string, msgs []Message) error
+	// Append stores msgs atomically (all or none) in the room's stream under
+	// the claim. Offsets must continue the stream without gaps
+	// (ErrOffsetMismatch); the claim's epoch must be the room's
+	// (ErrEpochMismatch) and its fence the room's latest (ErrFenced).
+	Append(ctx context.Context, room string, c Claim, msgs []Message) error
 	// Read returns a page of the room's stream as ReadQuery describes.
 	Read(ctx context.Context, room string, q ReadQuery) (ReadResult, error)
 	// RecentCIDs returns the dedup entries of the latest window messages of the

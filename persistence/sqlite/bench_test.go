@@ -57,7 +57,7 @@ func BenchmarkAppend(b *testing.B) {
 					for i := range batch {
 						batch[i].Offset = next + uint64(i)
 					}
-					if err := s.Append(ctx, "bench", st.Epoch, batch); err != nil {
+					if err := s.Append(ctx, "bench", st.Claim(), batch); err != nil {
 						b.Fatal(err)
 					}
 					next += uint64(n)
@@ -79,7 +79,7 @@ func BenchmarkReadLatest50(b *testing.B) {
 			b.Fatal(err)
 		}
 		for off := uint64(1); off <= 10_000; off += 1000 {
-			if err := s.Append(ctx, room, st.Epoch, benchBatch(off, 1000)); err != nil {
+			if err := s.Append(ctx, room, st.Claim(), benchBatch(off, 1000)); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -107,7 +107,7 @@ func BenchmarkMemoryAppend(b *testing.B) {
 		for i := range batch {
 			batch[i].Offset = next + uint64(i)
 		}
-		if err := s.Append(ctx, "bench", st.Epoch, batch); err != nil {
+		if err := s.Append(ctx, "bench", st.Claim(), batch); err != nil {
 			b.Fatal(err)
 		}
 		next += 100
@@ -121,13 +121,13 @@ func BenchmarkAppendManyRooms(b *testing.B) {
 	s := openBench(b, "FULL")
 	ctx := b.Context()
 	const rooms = 64
-	epochs := make([]string, rooms)
+	claims := make([]persistence.Claim, rooms)
 	for i := range rooms {
 		st, err := s.OpenRoom(ctx, fmt.Sprintf("bench-%d", i))
 		if err != nil {
 			b.Fatal(err)
 		}
-		epochs[i] = st.Epoch
+		claims[i] = st.Claim()
 	}
 	next := uint64(1)
 	for b.Loop() {
@@ -136,7 +136,7 @@ func BenchmarkAppendManyRooms(b *testing.B) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if err := s.Append(ctx, fmt.Sprintf("bench-%d", i), epochs[i], benchBatch(next, 1)); err != nil {
+				if err := s.Append(ctx, fmt.Sprintf("bench-%d", i), claims[i], benchBatch(next, 1)); err != nil {
 					b.Error(err)
 				}
 			}()

@@ -30,7 +30,7 @@ type groupCommit struct {
 type appendReq struct {
 	ctx    context.Context
 	room   string
-	epoch  string
+	claim  persistence.Claim
 	msgs   []persistence.Message
 	err    error
 	leader bool
@@ -41,11 +41,11 @@ type appendReq struct {
 const maxGroup = 256
 
 // append stores one room's batch, in a transaction it may share.
-func (g *groupCommit) append(ctx context.Context, s *Store, room, epoch string, msgs []persistence.Message) error {
+func (g *groupCommit) append(ctx context.Context, s *Store, room string, c persistence.Claim, msgs []persistence.Message) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	req := &appendReq{ctx: ctx, room: room, epoch: epoch, msgs: msgs, wake: make(chan struct{})}
+	req := &appendReq{ctx: ctx, room: room, claim: c, msgs: msgs, wake: make(chan struct{})}
 	g.mu.Lock()
 	g.queue = append(g.queue, req)
 	lead := !g.running
@@ -126,7 +126,7 @@ func (s *Store) commitGroup(ctx context.Context, batch []*appendReq) {
 	}
 	defer func() { _ = tx.Rollback() }() // after Commit, a no-op
 	if len(live) == 1 {
-		if live[0].err = s.appendTx(ctx, tx, live[0].room, live[0].epoch, live[0].msgs); live[0].err != nil {
+		if live[0].err = s.appendTx(ctx, tx, live[0].room, live[0].claim, live[0].msgs); live[0].err != nil {
 			return
 		}
 		if err := tx.Commit(); err != nil {
@@ -140,7 +140,7 @@ func (s *Store) commitGroup(ctx context.Context, batch []*appendReq) {
 			failAll(fmt.Errorf("savepoint: %w", err))
 			return
 		}
-		if r.err = s.appendTx(ctx, tx, r.room, r.epoch, r.msgs); r.err != nil {
+		if r.err = s.appendTx(ctx, tx, r.room, r.claim, r.msgs); r.err != nil {
 			if _, err := tx.ExecContext(ctx, "ROLLBACK TO room_batch"); err != nil {
 				failAll(fmt.Errorf("rollback to savepoint: %w", err))
 				return

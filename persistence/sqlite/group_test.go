@@ -17,13 +17,13 @@ import (
 func TestGroupCommitIsolatesEachRoom(t *testing.T) {
 	s := openTest(t)
 	ctx := t.Context()
-	epochs := map[string]string{}
+	claims := map[string]persistence.Claim{}
 	for _, room := range []string{"a", "b", "c", "d"} {
 		st, err := s.OpenRoom(ctx, room)
 		if err != nil {
 			t.Fatal(err)
 		}
-		epochs[room] = st.Epoch
+		claims[room] = st.Claim()
 	}
 	// Room e's batch fails half-way: its second row collides with one
 	// written behind the store's back, after the first row was inserted.
@@ -40,15 +40,17 @@ func TestGroupCommitIsolatesEachRoom(t *testing.T) {
 	}
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	req := func(c context.Context, room, epoch string) *appendReq {
-		return &appendReq{ctx: c, room: room, epoch: epoch, msgs: benchBatch(1, 3), wake: make(chan struct{})}
+	req := func(c context.Context, room string, claim persistence.Claim) *appendReq {
+		return &appendReq{ctx: c, room: room, claim: claim, msgs: benchBatch(1, 3), wake: make(chan struct{})}
 	}
+	wrongEpoch := claims["b"]
+	wrongEpoch.Epoch = "not-" + wrongEpoch.Epoch
 	batch := []*appendReq{
-		req(ctx, "a", epochs["a"]),
-		req(ctx, "b", "not-"+epochs["b"]),
-		req(cancelled, "c", epochs["c"]),
-		req(ctx, "d", epochs["d"]),
-		req(ctx, "e", stE.Epoch),
+		req(ctx, "a", claims["a"]),
+		req(ctx, "b", wrongEpoch),
+		req(cancelled, "c", claims["c"]),
+		req(ctx, "d", claims["d"]),
+		req(ctx, "e", stE.Claim()),
 	}
 	s.commitGroup(ctx, batch)
 	if batch[0].err != nil || batch[3].err != nil {
@@ -93,7 +95,7 @@ func TestConcurrentAppendsAreAllStored(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for b := range batches {
-				if err := s.Append(ctx, room, st.Epoch, benchBatch(uint64(b*per+1), per)); err != nil {
+				if err := s.Append(ctx, room, st.Claim(), benchBatch(uint64(b*per+1), per)); err != nil {
 					errs <- err
 					return
 				}

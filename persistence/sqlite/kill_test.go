@@ -92,7 +92,7 @@ func killChild(path string) {
 		return
 	}
 	for off := uint64(1); off <= 50; off += 5 {
-		if err := s.Append(context.Background(), "r", st.Epoch, storetest.Batch(off, 5)); err != nil {
+		if err := s.Append(context.Background(), "r", st.Claim(), storetest.Batch(off, 5)); err != nil {
 			fmt.Println("error", err)
 			return
 		}

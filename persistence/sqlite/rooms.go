@@ -46,59 +46,63 @@ func (s *Store) lookupRoom(ctx context.Context, tx *sql.Tx, room string) (persis
 	return info, err
 }
 
-// insertRoom creates the room with a fresh epoch and an empty stream.
-func insertRoom(ctx context.Context, tx *sql.Tx, room string, cfg persistence.RoomConfig) (string, error) {
+// insertRoom creates the room with a fresh epoch and an empty stream, under
+// fence (0 for a room configured but not yet claimed).
+func insertRoom(ctx context.Context, tx *sql.Tx, room string, cfg persistence.RoomConfig, fence int64) (string, error) {
 	epoch := persistence.NewEpoch()
 	_, err := tx.ExecContext(ctx, `INSERT INTO rooms
-		(name, epoch, last_offset, private, password_hash, max_members, created_at)
-		VALUES (?, ?, 0, ?, ?, ?, ?)`,
-		room, epoch, cfg.Private, cfg.PasswordHash, cfg.MaxMembers, time.Now().UnixMilli())
+		(name, epoch, last_offset, private, password_hash, max_members, created_at, fence)
+		VALUES (?, ?, 0, ?, ?, ?, ?, ?)`,
+		room, epoch, cfg.Private, cfg.PasswordHash, cfg.MaxMembers, time.Now().UnixMilli(), fence)
 	return epoch, err
 }
 
-// OpenRoom implements persistence.Store. An existing room is found through the read pool
-// without taking the write lock.
+// OpenRoom implements persistence.Store. Claiming is a write: it takes the
+// next fence and records it on the room, creating the room when missing, in
+// one transaction.
 func (s *Store) OpenRoom(ctx context.Context, room string) (persistence.RoomState, error) {
 	if err := s.check(); err != nil {
 		return persistence.RoomState{}, fmt.Errorf("sqlite: open room %s: %w", room, err)
 	}
-	info, err := s.lookupRoom(ctx, nil, room)
-	if err == nil {
-		return persistence.RoomState{Room: room, Epoch: info.Epoch, LastOffset: info.LastOffset, Config: info.Config}, nil
-	}
-	if !errors.Is(err, persistence.ErrNoSuchRoom) {
-		return persistence.RoomState{}, fmt.Errorf("sqlite: open room %s: %w", room, err)
-	}
-	st, err := s.createRoom(ctx, room)
+	st, err := s.claimRoom(ctx, room)
 	if err != nil {
 		return persistence.RoomState{}, fmt.Errorf("sqlite: open room %s: %w", room, err)
 	}
 	return st, nil
 }
 
-// createRoom creates the room unless a concurrent caller created it since the
-// lookup, in which case that room is returned with Created unset.
-func (s *Store) createRoom(ctx context.Context, room string) (persistence.RoomState, error) {
+// claimRoom is OpenRoom without the error context.
+func (s *Store) claimRoom(ctx context.Context, room string) (persistence.RoomState, error) {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return persistence.RoomState{}, err
 	}
 	defer func() { _ = tx.Rollback() }()
+	var fence int64
+	if err := tx.QueryRowContext(ctx,
+		`UPDATE claims SET last_fence = last_fence + 1 WHERE id = 1 RETURNING last_fence`).Scan(&fence); err != nil {
+		return persistence.RoomState{}, fmt.Errorf("next fence: %w", err)
+	}
+	st := persistence.RoomState{Room: room, Fence: uint64(fence)}
 	info, err := s.lookupRoom(ctx, tx, room)
 	switch {
 	case err == nil:
-		return persistence.RoomState{Room: room, Epoch: info.Epoch, LastOffset: info.LastOffset, Config: info.Config}, nil
-	case !errors.Is(err, persistence.ErrNoSuchRoom):
-		return persistence.RoomState{}, err
-	}
-	epoch, err := insertRoom(ctx, tx, room, persistence.RoomConfig{})
-	if err != nil {
+		st.Epoch, st.LastOffset, st.Config = info.Epoch, info.LastOffset, info.Config
+		if _, err := tx.ExecContext(ctx, `UPDATE rooms SET fence = ? WHERE name = ?`, fence, room); err != nil {
+			return persistence.RoomState{}, fmt.Errorf("record fence: %w", err)
+		}
+	case errors.Is(err, persistence.ErrNoSuchRoom):
+		if st.Epoch, err = insertRoom(ctx, tx, room, persistence.RoomConfig{}, fence); err != nil {
+			return persistence.RoomState{}, err
+		}
+		st.Created = true
+	default:
 		return persistence.RoomState{}, err
 	}
 	if err := tx.Commit(); err != nil {
 		return persistence.RoomState{}, err
 	}
-	return persistence.RoomState{Room: room, Epoch: epoch, Created: true}, nil
+	return st, nil
 }
 
 // ConfigureRoom implements persistence.Store. A room it creates gets a fresh epoch and an
@@ -133,7 +137,7 @@ func (s *Store) configureRoom(ctx context.Context, room string, cfg persistence.
 	}
 	created := n == 0
 	if created {
-		if _, err := insertRoom(ctx, tx, room, cfg); err != nil {
+		if _, err := insertRoom(ctx, tx, room, cfg, 0); err != nil {
 			return false, err
 		}
 	}

@@ -36,11 +36,23 @@ CREATE TABLE messages (
 ) WITHOUT ROWID;
 `
 
+// schemaV2 adds ownership fences: every OpenRoom claims its room with the
+// next value of one store-wide counter (claims.last_fence), recorded in
+// rooms.fence; appends carrying another fence are refused.
+const schemaV2 = `
+ALTER TABLE rooms ADD COLUMN fence INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE claims (
+	id         INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+	last_fence INTEGER NOT NULL
+);
+INSERT INTO claims (id, last_fence) VALUES (1, 0);
+`
+
 // migrations returns the schema migrations in order; after applying the
 // first n of them the database's user_version is n. Append only: never edit a
 // migration that has shipped.
 func migrations() []string {
-	return []string{schemaV1}
+	return []string{schemaV1, schemaV2}
 }
 
 // migrate brings the schema of the database behind w up to date in one

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -47,7 +48,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 	lobby := storetest.Seed(t, s, "lobby", 30)
 	data := storetest.Batch(31, 1)
 	data[0].Data, data[0].CID, data[0].ReplyTo = []byte(`{"a":1}`), "c1", "m_2"
-	storetest.MustAppend(t, s, "lobby", lobby.Epoch, data)
+	storetest.MustAppend(t, s, "lobby", lobby.Claim(), data)
 	cfg := persistence.RoomConfig{Private: true, PasswordHash: "$2a$10$hash", MaxMembers: 7}
 	if _, err := s.ConfigureRoom(ctx, "secret", cfg); err != nil {
 		t.Fatal(err)
@@ -93,8 +94,8 @@ func TestReopenKeepsEverything(t *testing.T) {
 	if _, err := s2.LookupRoom(ctx, "gone"); !errors.Is(err, persistence.ErrNoSuchRoom) {
 		t.Fatalf("deleted room after reopen: %v", err)
 	}
-	storetest.MustAppend(t, s2, "lobby", st.Epoch, storetest.Batch(32, 2))
-	if err := s2.Append(ctx, "lobby", st.Epoch, storetest.Batch(32, 1)); !errors.Is(err, persistence.ErrOffsetMismatch) {
+	storetest.MustAppend(t, s2, "lobby", st.Claim(), storetest.Batch(32, 2))
+	if err := s2.Append(ctx, "lobby", st.Claim(), storetest.Batch(32, 1)); !errors.Is(err, persistence.ErrOffsetMismatch) {
 		t.Fatalf("overlapping append after reopen: %v", err)
 	}
 }
@@ -111,7 +112,7 @@ func TestAppendRollsBack(t *testing.T) {
 	}
 	batch := storetest.Batch(3, 5)
 	batch[3].ID = "boom"
-	err := s.Append(ctx, "r", st.Epoch, batch)
+	err := s.Append(ctx, "r", st.Claim(), batch)
 	if err == nil || !strings.Contains(err.Error(), "boom") || errors.Is(err, persistence.ErrOffsetMismatch) {
 		t.Fatalf("Append with failing insert: %v, want the trigger's error", err)
 	}
@@ -121,7 +122,7 @@ func TestAppendRollsBack(t *testing.T) {
 	if got := storetest.Offsets(storetest.MustRead(t, s, "r", persistence.ReadQuery{Limit: 100}).Messages); !slices.Equal(got, storetest.Span(1, 2)) {
 		t.Fatalf("stream after failed append = %v, want 1..2", got)
 	}
-	storetest.MustAppend(t, s, "r", st.Epoch, storetest.Batch(3, 5)) // the writer connection is usable again
+	storetest.MustAppend(t, s, "r", st.Claim(), storetest.Batch(3, 5)) // the writer connection is usable again
 }
 
 // TestSettings checks the connection settings and schema version the
@@ -138,7 +139,7 @@ func TestSettings(t *testing.T) {
 		{s.w, "synchronous", "2"}, // FULL
 		{s.w, "foreign_keys", "1"},
 		{s.w, "busy_timeout", "5000"},
-		{s.w, "user_version", "1"},
+		{s.w, "user_version", strconv.Itoa(len(migrations()))},
 		{s.r, "foreign_keys", "1"},
 		{s.r, "busy_timeout", "5000"},
 		{s.r, "query_only", "1"},
@@ -216,5 +217,43 @@ func TestPaths(t *testing.T) {
 	}
 	if _, err := Open(t.Context(), ""); err == nil {
 		t.Error("Open(\"\") succeeded")
+	}
+}
+
+// TestMigratesVersion1 opens a database written by a build that knew only
+// schema version 1 (no fences): its rooms and messages survive the
+// migration, and claiming and appending work on them.
+func TestMigratesVersion1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "troupe.db")
+	db, err := sql.Open("sqlite", dsn(path, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{schemaV1,
+		`INSERT INTO rooms (name, epoch, last_offset, created_at) VALUES ('old', '00000000000000aa', 2, 0)`,
+		`INSERT INTO messages (room, "offset", id, ts, from_id, from_name, kind, text) VALUES
+			('old', 1, 'm_1', 1, 'u', 'U', 'text', 'one'), ('old', 2, 'm_2', 2, 'u', 'U', 'text', 'two')`,
+		`PRAGMA user_version = 1`,
+	} {
+		if _, err := db.ExecContext(t.Context(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open of a version 1 database: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	st := storetest.MustOpenRoom(t, s, "old")
+	if st.Created || st.Epoch != "00000000000000aa" || st.LastOffset != 2 || st.Fence == 0 {
+		t.Fatalf("OpenRoom of a migrated room = %+v, want its epoch and stream, and a fence", st)
+	}
+	storetest.MustAppend(t, s, "old", st.Claim(), storetest.Batch(3, 1))
+	if got := storetest.Offsets(storetest.MustRead(t, s, "old", persistence.ReadQuery{Limit: 10}).Messages); !slices.Equal(got, storetest.Span(1, 3)) {
+		t.Fatalf("migrated stream = %v, want 1..3", got)
 	}
 }

@@ -32,30 +32,32 @@ const (
 )
 
 // Append implements persistence.Store. In one write transaction it checks that the room
-// exists under epoch and that msgs continue its stream, inserts every message
+// exists under the claim's epoch and fence and that msgs continue its stream, inserts every message
 // and advances the room's last offset; on any error nothing is stored.
-func (s *Store) Append(ctx context.Context, room, epoch string, msgs []persistence.Message) error {
+func (s *Store) Append(ctx context.Context, room string, c persistence.Claim, msgs []persistence.Message) error {
 	if err := s.check(); err != nil {
 		return fmt.Errorf("sqlite: append %s: %w", room, err)
 	}
-	if err := s.commits.append(ctx, s, room, epoch, msgs); err != nil {
+	if err := s.commits.append(ctx, s, room, c, msgs); err != nil {
 		return fmt.Errorf("sqlite: append %s: %w", room, err)
 	}
 	return nil
 }
 
 // appendTx checks and inserts one room's batch inside tx.
-func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, room, epoch string, msgs []persistence.Message) error {
+func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, room string, c persistence.Claim, msgs []persistence.Message) error {
 	var stored string
-	var last int64
-	err := tx.QueryRowContext(ctx, `SELECT epoch, last_offset FROM rooms WHERE name = ?`, room).Scan(&stored, &last)
+	var last, fence int64
+	err := tx.QueryRowContext(ctx, `SELECT epoch, last_offset, fence FROM rooms WHERE name = ?`, room).Scan(&stored, &last, &fence)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return persistence.ErrNoSuchRoom
 	case err != nil:
 		return err
-	case stored != epoch:
-		return fmt.Errorf("%w: stored %s, got %s", persistence.ErrEpochMismatch, stored, epoch)
+	case stored != c.Epoch:
+		return fmt.Errorf("%w: stored %s, got %s", persistence.ErrEpochMismatch, stored, c.Epoch)
+	case uint64(fence) != c.Fence:
+		return fmt.Errorf("%w: fence %d, latest %d", persistence.ErrFenced, c.Fence, fence)
 	}
 	if err := persistence.CheckBatch(uint64(last), msgs); err != nil {
 		return err

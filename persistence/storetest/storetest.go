@@ -16,6 +16,7 @@
 package storetest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -80,9 +81,9 @@ func MustOpenRoom(t testing.TB, s persistence.Store, room string) persistence.Ro
 }
 
 // MustAppend appends msgs (at least one) or fails the test.
-func MustAppend(t testing.TB, s persistence.Store, room, epoch string, msgs []persistence.Message) {
+func MustAppend(t testing.TB, s persistence.Store, room string, c persistence.Claim, msgs []persistence.Message) {
 	t.Helper()
-	if err := s.Append(t.Context(), room, epoch, msgs); err != nil {
+	if err := s.Append(t.Context(), room, c, msgs); err != nil {
 		t.Fatalf("Append(%q, %d msgs from %d): %v", room, len(msgs), msgs[0].Offset, err)
 	}
 }
@@ -113,7 +114,7 @@ func Seed(t testing.TB, s persistence.Store, room string, n int) persistence.Roo
 	t.Helper()
 	st := MustOpenRoom(t, s, room)
 	for off := uint64(1); off <= uint64(n); off += 7 {
-		MustAppend(t, s, room, st.Epoch, Batch(off, min(7, n-int(off)+1)))
+		MustAppend(t, s, room, st.Claim(), Batch(off, min(7, n-int(off)+1)))
 	}
 	st.LastOffset = uint64(n)
 	return st
@@ -145,7 +146,7 @@ func Run(t *testing.T, open func(t *testing.T) persistence.Store) {
 		if !other.Created || other.Epoch == st.Epoch {
 			t.Fatalf("OpenRoom(other) = %+v, want created with its own epoch", other)
 		}
-		MustAppend(t, s, "lobby", st.Epoch, Batch(1, 3))
+		MustAppend(t, s, "lobby", again.Claim(), Batch(1, 3))
 		if got := MustOpenRoom(t, s, "lobby"); got.LastOffset != 3 || got.Epoch != st.Epoch || got.Created {
 			t.Fatalf("OpenRoom after append = %+v, want last offset 3", got)
 		}
@@ -161,7 +162,7 @@ func Run(t *testing.T, open func(t *testing.T) persistence.Store) {
 				ReplyTo: "m_1", CID: "c-42"},
 			{ID: "m_3", Offset: 3, TS: math.MaxInt64, FromID: "", FromName: "", Kind: "system", Text: ""},
 		}
-		MustAppend(t, s, "r", st.Epoch, want)
+		MustAppend(t, s, "r", st.Claim(), want)
 		got := MustRead(t, s, "r", persistence.ReadQuery{Limit: 10})
 		if !reflect.DeepEqual(got.Messages, want) || got.More {
 			t.Fatalf("Read = %#v\nwant %#v, More false", got, want)
@@ -277,7 +278,7 @@ func Run(t *testing.T, open func(t *testing.T) persistence.Store) {
 			{"duplicate inside", append(Batch(6, 3), Msg(8))},
 			{"descending", []persistence.Message{Msg(6), Msg(7), Msg(6)}},
 		} {
-			err := s.Append(t.Context(), "r", st.Epoch, tc.msgs)
+			err := s.Append(t.Context(), "r", st.Claim(), tc.msgs)
 			if !errors.Is(err, persistence.ErrOffsetMismatch) {
 				t.Errorf("%s: Append error = %v, want persistence.ErrOffsetMismatch", tc.name, err)
 			}
@@ -288,29 +289,66 @@ func Run(t *testing.T, open func(t *testing.T) persistence.Store) {
 				t.Errorf("%s: stream %v after rejected append, want 1..5", tc.name, got)
 			}
 		}
-		MustAppend(t, s, "r", st.Epoch, Batch(6, 2)) // the stream still continues
+		MustAppend(t, s, "r", st.Claim(), Batch(6, 2)) // the stream still continues
 	})
 
 	t.Run("AppendChecksRoomAndEpoch", func(t *testing.T) {
 		s := open(t)
-		if err := s.Append(t.Context(), "nope", persistence.NewEpoch(), Batch(1, 1)); !errors.Is(err, persistence.ErrNoSuchRoom) {
+		if err := s.Append(t.Context(), "nope", persistence.Claim{Epoch: persistence.NewEpoch()}, Batch(1, 1)); !errors.Is(err, persistence.ErrNoSuchRoom) {
 			t.Errorf("Append to unknown room: %v, want persistence.ErrNoSuchRoom", err)
 		}
 		st := MustOpenRoom(t, s, "r")
-		if err := s.Append(t.Context(), "r", persistence.NewEpoch(), Batch(1, 1)); !errors.Is(err, persistence.ErrEpochMismatch) {
+		if err := s.Append(t.Context(), "r", persistence.Claim{Epoch: persistence.NewEpoch(), Fence: st.Fence}, Batch(1, 1)); !errors.Is(err, persistence.ErrEpochMismatch) {
 			t.Errorf("Append with a foreign epoch: %v, want persistence.ErrEpochMismatch", err)
 		}
-		if err := s.Append(t.Context(), "r", "", Batch(1, 1)); !errors.Is(err, persistence.ErrEpochMismatch) {
+		if err := s.Append(t.Context(), "r", persistence.Claim{Fence: st.Fence}, Batch(1, 1)); !errors.Is(err, persistence.ErrEpochMismatch) {
 			t.Errorf("Append with empty epoch: %v, want persistence.ErrEpochMismatch", err)
 		}
-		if err := s.Append(t.Context(), "r", st.Epoch, nil); err != nil {
+		if err := s.Append(t.Context(), "r", st.Claim(), nil); err != nil {
 			t.Errorf("Append of an empty batch: %v", err)
 		}
-		if err := s.Append(t.Context(), "r", persistence.NewEpoch(), nil); !errors.Is(err, persistence.ErrEpochMismatch) {
+		if err := s.Append(t.Context(), "r", persistence.Claim{Epoch: persistence.NewEpoch(), Fence: st.Fence}, nil); !errors.Is(err, persistence.ErrEpochMismatch) {
 			t.Errorf("Append of an empty batch with a foreign epoch: %v, want persistence.ErrEpochMismatch", err)
 		}
 		if info := MustLookup(t, s, "r"); info.LastOffset != 0 {
 			t.Errorf("last offset %d, want 0", info.LastOffset)
+		}
+	})
+
+	t.Run("OpenRoomFencesEarlierClaims", func(t *testing.T) {
+		s := open(t)
+		old := Seed(t, s, "r", 3)
+		cur := MustOpenRoom(t, s, "r")
+		if cur.Fence <= old.Fence || cur.Epoch != old.Epoch || cur.LastOffset != 3 {
+			t.Fatalf("second claim = %+v, want same epoch and stream, fence above %d", cur, old.Fence)
+		}
+		// The stale owner's batch continues the stream exactly; only the fence is wrong.
+		if err := s.Append(t.Context(), "r", old.Claim(), Batch(4, 2)); !errors.Is(err, persistence.ErrFenced) {
+			t.Errorf("Append under a superseded claim: %v, want persistence.ErrFenced", err)
+		}
+		if err := s.Append(t.Context(), "r", old.Claim(), nil); !errors.Is(err, persistence.ErrFenced) {
+			t.Errorf("empty Append under a superseded claim: %v, want persistence.ErrFenced", err)
+		}
+		if err := s.Append(t.Context(), "r", persistence.Claim{Epoch: cur.Epoch, Fence: cur.Fence + 1}, Batch(4, 1)); !errors.Is(err, persistence.ErrFenced) {
+			t.Errorf("Append under a fence never handed out: %v, want persistence.ErrFenced", err)
+		}
+		if info := MustLookup(t, s, "r"); info.LastOffset != 3 {
+			t.Fatalf("last offset %d after fenced appends, want 3", info.LastOffset)
+		}
+		MustAppend(t, s, "r", cur.Claim(), Batch(4, 2)) // the new owner continues where the stream is
+		if got := Offsets(MustRead(t, s, "r", persistence.ReadQuery{Limit: 100}).Messages); !slices.Equal(got, Span(1, 5)) {
+			t.Errorf("stream %v, want 1..5", got)
+		}
+		if _, err := s.ConfigureRoom(t.Context(), "r", persistence.RoomConfig{MaxMembers: 9}); err != nil {
+			t.Fatalf("ConfigureRoom: %v", err)
+		}
+		MustAppend(t, s, "r", cur.Claim(), Batch(6, 1)) // configuring is not claiming
+
+		if err := s.DeleteRoom(t.Context(), "r"); err != nil {
+			t.Fatalf("DeleteRoom: %v", err)
+		}
+		if again := MustOpenRoom(t, s, "r"); again.Fence <= cur.Fence {
+			t.Errorf("fence after delete and re-create = %d, want above every earlier fence (%d)", again.Fence, cur.Fence)
 		}
 	})
 
@@ -321,7 +359,7 @@ func Run(t *testing.T, open func(t *testing.T) persistence.Store) {
 		if err := s.DeleteRoom(t.Context(), "r"); err != nil {
 			t.Fatalf("DeleteRoom: %v", err)
 		}
-		if err := s.Append(t.Context(), "r", old.Epoch, Batch(11, 1)); !errors.Is(err, persistence.ErrNoSuchRoom) {
+		if err := s.Append(t.Context(), "r", old.Claim(), Batch(11, 1)); !errors.Is(err, persistence.ErrNoSuchRoom) {
 			t.Errorf("Append to deleted room: %v, want persistence.ErrNoSuchRoom", err)
 		}
 		if got := MustRead(t, s, "r", persistence.ReadQuery{Limit: 100}); len(got.Messages) != 0 || got.More {
@@ -331,12 +369,12 @@ func Run(t *testing.T, open func(t *testing.T) persistence.Store) {
 		if !st.Created || st.Epoch == old.Epoch || st.LastOffset != 0 {
 			t.Fatalf("OpenRoom after delete = %+v, want created with a new epoch (old %s)", st, old.Epoch)
 		}
-		if err := s.Append(t.Context(), "r", old.Epoch, Batch(1, 1)); !errors.Is(err, persistence.ErrEpochMismatch) {
+		if err := s.Append(t.Context(), "r", old.Claim(), Batch(1, 1)); !errors.Is(err, persistence.ErrEpochMismatch) {
 			t.Errorf("Append under the old epoch: %v, want persistence.ErrEpochMismatch", err)
 		}
 		fresh := Batch(1, 2)
 		fresh[0].Text, fresh[1].Text = "new 1", "new 2"
-		MustAppend(t, s, "r", st.Epoch, fresh)
+		MustAppend(t, s, "r", st.Claim(), fresh)
 		if got := MustRead(t, s, "r", persistence.ReadQuery{Limit: 100}); !reflect.DeepEqual(got.Messages, fresh) || got.More {
 			t.Errorf("Read after re-creation = %+v, want only the new epoch's messages", got)
 		}
@@ -353,7 +391,7 @@ func Run(t *testing.T, open func(t *testing.T) persistence.Store) {
 			msgs[i].CID = fmt.Sprintf("cid-%d", msgs[i].Offset)
 			msgs[i].FromID = fmt.Sprintf("u%d", i)
 		}
-		MustAppend(t, s, "r", st.Epoch, msgs)
+		MustAppend(t, s, "r", st.Claim(), msgs)
 		entry := func(off uint64) persistence.DedupEntry {
 			m := msgs[off-1]
 			return persistence.DedupEntry{UserID: m.FromID, CID: m.CID, MsgID: m.ID, Offset: m.Offset, TS: m.TS}
@@ -398,7 +436,7 @@ func Run(t *testing.T, open func(t *testing.T) persistence.Store) {
 		if st.Created || st.Epoch != info.Epoch || st.Config != cfg {
 			t.Fatalf("OpenRoom of configured room = %+v, want epoch %s config %+v, not created", st, info.Epoch, cfg)
 		}
-		MustAppend(t, s, "r", st.Epoch, Batch(1, 3))
+		MustAppend(t, s, "r", st.Claim(), Batch(1, 3))
 
 		cfg2 := persistence.RoomConfig{MaxMembers: 3}
 		created, err = s.ConfigureRoom(t.Context(), "r", cfg2)
@@ -481,7 +519,7 @@ func Run(t *testing.T, open func(t *testing.T) persistence.Store) {
 		msgs[4].Data = []byte(`"x"`)
 		in := slices.Clone(msgs)
 		in[1].Data = slices.Clone(msgs[1].Data)
-		MustAppend(t, s, "r", st.Epoch, in)
+		MustAppend(t, s, "r", st.Claim(), in)
 		in[1].Data[0] = '!' // the store must have kept its own copy
 
 		got := MustRead(t, s, "r", persistence.ReadQuery{Limit: 10}).Messages
@@ -500,9 +538,9 @@ func Run(t *testing.T, open func(t *testing.T) persistence.Store) {
 	t.Run("ConcurrentAppendsToDifferentRooms", func(t *testing.T) {
 		s := open(t)
 		const rooms, batches, per = 8, 25, 4
-		epochs := make([]string, rooms)
+		claims := make([]persistence.Claim, rooms)
 		for i := range rooms {
-			epochs[i] = MustOpenRoom(t, s, fmt.Sprintf("room-%d", i)).Epoch
+			claims[i] = MustOpenRoom(t, s, fmt.Sprintf("room-%d", i)).Claim()
 		}
 		ctx := t.Context()
 		var wg sync.WaitGroup
@@ -510,7 +548,7 @@ func Run(t *testing.T, open func(t *testing.T) persistence.Store) {
 			room := fmt.Sprintf("room-%d", i)
 			wg.Go(func() { // the room's single writer
 				for b := range batches {
-					if err := s.Append(ctx, room, epochs[i], Batch(uint64(b*per+1), per)); err != nil {
+					if err := s.Append(ctx, room, claims[i], Batch(uint64(b*per+1), per)); err != nil {
 						t.Errorf("Append(%s, batch %d): %v", room, b, err)
 						return
 					}
@@ -542,7 +580,7 @@ func Run(t *testing.T, open func(t *testing.T) persistence.Store) {
 		wg.Wait()
 		for i := range rooms {
 			room := fmt.Sprintf("room-%d", i)
-			if info := MustLookup(t, s, room); info.LastOffset != batches*per || info.Epoch != epochs[i] {
+			if info := MustLookup(t, s, room); info.LastOffset != batches*per || info.Epoch != claims[i].Epoch {
 				t.Errorf("%s after concurrent appends = %+v, want last offset %d", room, info, batches*per)
 			}
 			if got := Offsets(MustRead(t, s, room, persistence.ReadQuery{Limit: 1000}).Messages); !slices.Equal(got, Span(1, batches*per)) {
@@ -562,6 +600,7 @@ func Run(t *testing.T, open func(t *testing.T) persistence.Store) {
 		}
 		wg.Wait()
 		created := 0
+		fences := map[uint64]bool{}
 		for i := range n {
 			if errs[i] != nil {
 				t.Fatalf("OpenRoom: %v", errs[i])
@@ -571,6 +610,20 @@ func Run(t *testing.T, open func(t *testing.T) persistence.Store) {
 			}
 			if states[i].Epoch != states[0].Epoch {
 				t.Fatalf("epochs differ: %s vs %s", states[i].Epoch, states[0].Epoch)
+			}
+			fences[states[i].Fence] = true
+		}
+		if len(fences) != n {
+			t.Errorf("%d concurrent claims got %d distinct fences, want %d", n, len(fences), n)
+		}
+		latest := slices.MaxFunc(states, func(a, b persistence.RoomState) int { return cmp.Compare(a.Fence, b.Fence) })
+		for _, st := range states {
+			err := s.Append(t.Context(), "shared", st.Claim(), nil)
+			if st.Fence == latest.Fence && err != nil {
+				t.Errorf("Append under the latest claim: %v", err)
+			}
+			if st.Fence != latest.Fence && !errors.Is(err, persistence.ErrFenced) {
+				t.Errorf("Append under superseded fence %d (latest %d): %v, want persistence.ErrFenced", st.Fence, latest.Fence, err)
 			}
 		}
 		if created != 1 {
@@ -583,7 +636,7 @@ func Run(t *testing.T, open func(t *testing.T) persistence.Store) {
 		st := Seed(t, s, "r", 2)
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
-		if err := s.Append(ctx, "r", st.Epoch, Batch(3, 1)); !errors.Is(err, context.Canceled) {
+		if err := s.Append(ctx, "r", st.Claim(), Batch(3, 1)); !errors.Is(err, context.Canceled) {
 			t.Errorf("Append with canceled context: %v, want context.Canceled", err)
 		}
 		if _, err := s.Read(ctx, "r", persistence.ReadQuery{Limit: 5}); !errors.Is(err, context.Canceled) {
@@ -615,7 +668,7 @@ func Run(t *testing.T, open func(t *testing.T) persistence.Store) {
 		ctx := t.Context()
 		for name, err := range map[string]error{
 			"Ping":   s.Ping(ctx),
-			"Append": s.Append(ctx, "r", st.Epoch, Batch(2, 1)),
+			"Append": s.Append(ctx, "r", st.Claim(), Batch(2, 1)),
 			"Delete": s.DeleteRoom(ctx, "r"),
 		} {
 			if !errors.Is(err, persistence.ErrClosed) {
