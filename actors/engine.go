@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -16,76 +15,6 @@ import (
 	"github.com/troupe-chat/troupe/metrics"
 	"github.com/troupe-chat/troupe/persistence"
 )
-
-// Config holds the engine's settings; cmd copies them from the server config.
-type Config struct {
-	Anonymous         bool
-	HeartbeatInterval time.Duration
-	IdleTimeout       time.Duration
-	SessionGrace      time.Duration
-	TokenLeeway       time.Duration
-	HelloTimeout      time.Duration
-	RateLimit         float64 // frames/s per connection; 0 disables
-	RateBurst         int
-	MaxFrameBytes     int
-	MaxRoomsPerConn   int
-	MaxMembers        int
-	// MaxConnsPerUser bounds one user's concurrent connections; 0: no limit.
-	MaxConnsPerUser   int
-	HistoryDefault    int
-	HistoryMax        int
-	RecoveryLimit     int
-	DedupWindow       int
-	HeartbeatShards   int // 0: 4 per CPU
-	RoomRestarts      int
-	RoomRestartWindow time.Duration
-	// RoomRestartBackoff is the pause before the second restart of an actor
-	// within its window, doubling for each further one up to
-	// RoomRestartBackoffMax; the first restart is immediate.
-	RoomRestartBackoff    time.Duration
-	RoomRestartBackoffMax time.Duration
-	RoomsRequireCreate    bool
-	RoomIdleTimeout       time.Duration // a room without members stops after this
-	// PresenceInterval is the longest a room holds presence changes to push
-	// them as one presence_diff; 0 pushes them once the commands already
-	// queued are handled.
-	PresenceInterval  time.Duration
-	StoreTimeout      time.Duration // bound of one store call
-	MaxPendingPerRoom int           // unstored messages a room holds before answering unavailable
-	DrainBatch        int           // connections each heartbeat shard closes per drain round; 0: all at once
-	DrainInterval     time.Duration // pause between drain rounds
-}
-
-// DefaultConfig returns the protocol's defaults.
-func DefaultConfig() Config {
-	return Config{
-		Anonymous:             true,
-		HeartbeatInterval:     25 * time.Second,
-		IdleTimeout:           60 * time.Second,
-		SessionGrace:          30 * time.Second,
-		TokenLeeway:           5 * time.Second,
-		HelloTimeout:          10 * time.Second,
-		RateLimit:             20,
-		RateBurst:             40,
-		MaxFrameBytes:         65536,
-		MaxRoomsPerConn:       100,
-		MaxMembers:            10000,
-		HistoryDefault:        50,
-		HistoryMax:            200,
-		RecoveryLimit:         1000,
-		DedupWindow:           10000,
-		RoomRestarts:          5,
-		RoomRestartWindow:     10 * time.Second,
-		RoomRestartBackoff:    20 * time.Millisecond,
-		RoomRestartBackoffMax: 2 * time.Second,
-		RoomIdleTimeout:       30 * time.Second,
-		PresenceInterval:      100 * time.Millisecond,
-		StoreTimeout:          10 * time.Second,
-		MaxPendingPerRoom:     10000,
-		DrainBatch:            500,
-		DrainInterval:         100 * time.Millisecond,
-	}
-}
 
 // Deps are the engine's collaborators.
 type Deps struct {
@@ -152,8 +81,8 @@ type Engine struct {
 // New validates cfg and deps and starts the actor system with its sessions
 // actor and heartbeat shards. Connections arrive through Connect.
 func New(cfg Config, deps Deps) (*Engine, error) {
-	if err := cfg.validate(); err != nil {
-		return nil, err
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("actors: invalid config: %w", err)
 	}
 	if deps.Store == nil || deps.Encoder == nil || deps.Metrics == nil {
 		return nil, errors.New("actors: Store, Encoder and Metrics are required")
@@ -193,10 +122,7 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 	if e.sessions, err = system.Root.SpawnNamed(newSessionsProps(e), "sessions"); err != nil {
 		return nil, fmt.Errorf("actors: spawn sessions: %w", err)
 	}
-	n := cfg.HeartbeatShards
-	if n <= 0 {
-		n = 4 * runtime.NumCPU()
-	}
+	n := cfg.HeartbeatShardCount()
 	eng := &Engine{env: e, system: system, stop: make(chan struct{}), sampled: make(chan struct{})}
 	for i := range n {
 		pid, err := system.Root.SpawnNamed(newHeartbeatProps(e), fmt.Sprintf("heartbeat/%d", i))
@@ -208,26 +134,6 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 	system.EventStream.Subscribe(eng.reroute)
 	go eng.sampleMailboxes(2 * time.Second)
 	return eng, nil
-}
-
-func (c Config) validate() error {
-	var errs []error
-	if c.HeartbeatInterval <= 0 || c.IdleTimeout <= 0 || c.SessionGrace <= 0 || c.HelloTimeout <= 0 {
-		errs = append(errs, errors.New("actors: heartbeat, idle, grace and hello durations must be positive"))
-	}
-	if c.MaxRoomsPerConn <= 0 || c.MaxMembers <= 0 || c.HistoryMax <= 0 || c.RecoveryLimit <= 0 || c.DedupWindow <= 0 {
-		errs = append(errs, errors.New("actors: limits must be positive"))
-	}
-	if c.PresenceInterval < 0 {
-		errs = append(errs, errors.New("actors: presence interval must be >= 0"))
-	}
-	if c.RoomIdleTimeout <= 0 || c.StoreTimeout <= 0 || c.MaxPendingPerRoom <= 0 {
-		errs = append(errs, errors.New("actors: room idle timeout, store timeout and pending bound must be positive"))
-	}
-	if c.DrainBatch < 0 || (c.DrainBatch > 0 && c.DrainInterval <= 0) {
-		errs = append(errs, errors.New("actors: drain batch must be >= 0, with a positive interval"))
-	}
-	return errors.Join(errs...)
 }
 
 // ConnHandle is the transport's handle on one connection actor.
