@@ -5,6 +5,7 @@ import (
 	"flag"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"runtime"
@@ -13,6 +14,9 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/troupe-chat/troupe/actors"
+	"github.com/troupe-chat/troupe/transport"
 )
 
 // envMap returns a getenv backed by m.
@@ -227,8 +231,10 @@ func TestValidateRules(t *testing.T) {
 		{"store sqlite relative", func(c *Config) { c.Store = "sqlite://data/troupe.db" }, ""},
 		{"store sqlite directory", func(c *Config) { c.Store = "sqlite://data/" }, "--store"},
 		{"store sqlite query", func(c *Config) { c.Store = "sqlite://x.db?mode=ro" }, "--store"},
-		{"store postgres not built in", func(c *Config) { c.Store = "postgres://u:p@db:5432/troupe?sslmode=disable" }, "--store"},
-		{"store postgresql not built in", func(c *Config) { c.Store = "postgresql://db/troupe" }, "--store"},
+		{"store postgres", func(c *Config) { c.Store = "postgres://u:p@db:5432/troupe?sslmode=disable" }, ""},
+		{"store postgresql", func(c *Config) { c.Store = "postgresql://db/troupe" }, ""},
+		{"store postgres no database", func(c *Config) { c.Store = "postgres://u:p@db:5432" }, "--store"},
+		{"store postgres no host", func(c *Config) { c.Store = "postgres:///troupe" }, "--store"},
 		{"store malformed postgres", func(c *Config) { c.Store = "postgres://u:p@db:port/x" }, "--store"},
 		{"store unknown scheme", func(c *Config) { c.Store = "mysql://db/troupe" }, "--store"},
 		{"store empty", func(c *Config) { c.Store = "" }, "--store"},
@@ -253,12 +259,37 @@ func TestValidateRules(t *testing.T) {
 	}
 }
 
-func TestStorePostgresNotBuiltIn(t *testing.T) {
+// TestStorePostgresAccepted checks that PostgreSQL URLs are valid config
+// and that printing the store hides their password.
+func TestStorePostgresAccepted(t *testing.T) {
 	t.Parallel()
 	c := Default()
-	c.Store = "postgres://db/troupe"
-	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "not built in yet") {
-		t.Fatalf("Validate = %v, want an error saying postgres is not built in yet", err)
+	c.Store = "postgres://user:s3cret@db/troupe"
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate = %v, want nil", err)
+	}
+	if got := c.RedactedStore(); strings.Contains(got, "s3cret") || !strings.Contains(got, "db/troupe") {
+		t.Errorf("RedactedStore = %q, want the URL without its password", got)
+	}
+	if got := Default().RedactedStore(); got != "sqlite://data/troupe.db" {
+		t.Errorf("Default().RedactedStore = %q, want sqlite://data/troupe.db", got)
+	}
+}
+
+// TestLinksNoStoreDriver checks that validating --store does not link in a
+// store or its driver: configs depends on persistence/storeurl only.
+func TestLinksNoStoreDriver(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		for _, bad := range []string{"sqlite", "pgx", "persistence/stores"} {
+			if strings.Contains(dep, bad) {
+				t.Errorf("configs depends on %s", dep)
+			}
+		}
 	}
 }
 
@@ -388,18 +419,29 @@ func TestArgs(t *testing.T) {
 }
 
 // TestNamesAgree checks that every flag has a YAML key of the same name and the
-// same default, so the three layers stay in step.
+// same default, so the three layers stay in step. The keys of the embedded
+// engine and transport parts are inlined; fields tagged "-" have no key.
 func TestNamesAgree(t *testing.T) {
 	t.Parallel()
 	keys := map[string]bool{}
-	typ := reflect.TypeOf(Config{})
-	for i := range typ.NumField() {
-		tag := typ.Field(i).Tag.Get("yaml")
-		if tag == "" {
-			t.Errorf("field %s has no yaml tag", typ.Field(i).Name)
+	var collect func(typ reflect.Type)
+	collect = func(typ reflect.Type) {
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			switch tag := f.Tag.Get("yaml"); {
+			case tag == ",inline":
+				collect(f.Type)
+			case tag == "-":
+			case tag == "":
+				t.Errorf("field %s.%s has no yaml tag", typ, f.Name)
+			case keys[tag]:
+				t.Errorf("YAML key %s is declared twice", tag)
+			default:
+				keys[tag] = true
+			}
 		}
-		keys[tag] = true
 	}
+	collect(reflect.TypeOf(Config{}))
 	fset := NewFlagSet("troupe")
 	n := 0
 	fset.VisitAll(func(f *flag.Flag) {
@@ -417,6 +459,25 @@ func TestNamesAgree(t *testing.T) {
 	}
 	if got := EnvVar("heartbeat-interval"); got != "TROUPE_HEARTBEAT_INTERVAL" {
 		t.Errorf("EnvVar = %q", got)
+	}
+}
+
+// TestPartsOwnDefaults checks that Config is composed of the engine's and the
+// transport's own defaults, so each is declared once.
+func TestPartsOwnDefaults(t *testing.T) {
+	t.Parallel()
+	c := Default()
+	if !reflect.DeepEqual(c.Engine, actors.DefaultConfig()) {
+		t.Errorf("Default().Engine = %+v, want actors.DefaultConfig() %+v", c.Engine, actors.DefaultConfig())
+	}
+	if !reflect.DeepEqual(c.Transport, transport.DefaultConfig()) {
+		t.Errorf("Default().Transport = %+v, want transport.DefaultConfig() %+v", c.Transport, transport.DefaultConfig())
+	}
+	if err := actors.DefaultConfig().Validate(); err != nil {
+		t.Errorf("actors.DefaultConfig().Validate() = %v", err)
+	}
+	if err := transport.DefaultConfig().Validate(); err != nil {
+		t.Errorf("transport.DefaultConfig().Validate() = %v", err)
 	}
 }
 

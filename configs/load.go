@@ -112,13 +112,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		}
 	})
 
-	if err := c.Validate(); err != nil {
-		if j, ok := err.(interface{ Unwrap() []error }); ok {
-			errs = append(errs, j.Unwrap()...)
-		} else {
-			errs = append(errs, err)
-		}
-	}
+	errs = appendJoined(errs, c.Validate())
 	if len(errs) > 0 {
 		return Config{}, errors.Join(errs...)
 	}
@@ -160,7 +154,7 @@ func newFlagSet(name string, c *Config, configPath *string) *flag.FlagSet {
 	fs.StringVar(configPath, "config", "", "`path` of a YAML config file; keys are flag names with '-' → '_' (env TROUPE_CONFIG)")
 
 	fs.StringVar(&c.Addr, "addr", c.Addr, "`host:port` to listen on")
-	fs.StringVar(&c.Store, "store", c.Store, "message store: memory: or sqlite://<path> (postgres:// is not built in yet)")
+	fs.StringVar(&c.Store, "store", c.Store, "message store: memory:, sqlite://<path> or postgres://user:pass@host:5432/db")
 	fs.StringVar(&c.APIKey, "api-key", c.APIKey, "bearer key of the server API under /api/; empty turns the API off")
 	fs.StringVar(&c.JWTSecret, "jwt-secret", c.JWTSecret, "HMAC secret for client tokens (HS256)")
 	fs.StringVar(&c.JWTPublicKeys, "jwt-public-keys", c.JWTPublicKeys, "`file` of RS256/ES256 token keys: JWKS or PEM public keys; reloaded on SIGHUP")

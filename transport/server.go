@@ -22,30 +22,6 @@ import (
 	"github.com/troupe-chat/troupe/transport/wire"
 )
 
-// Config holds the transport's settings.
-type Config struct {
-	Addr              string
-	MaxFrameBytes     int
-	MaxTextBytes      int
-	HistoryMax        int
-	OutboxSize        int
-	WriteTimeout      time.Duration
-	HelloTimeout      time.Duration
-	IdleTimeout       time.Duration
-	HeartbeatInterval time.Duration
-	ReadHeaderTimeout time.Duration
-	CloseLinger       time.Duration // how long to wait for a client's close frame
-	MaxConns          int           // open connections in total; 0: no limit
-	MaxConnsPerIP     int           // open connections per client IP; 0: no limit
-	// AllowedOrigins lists, comma-separated, the browser origins that may
-	// upgrade (see originPolicy); empty allows any.
-	AllowedOrigins string
-	// TrustedProxies lists, comma-separated, the CIDRs or addresses of
-	// reverse proxies whose X-Forwarded-For names the client (per-IP
-	// limits, logs); empty trusts none.
-	TrustedProxies string
-}
-
 // Deps are the transport's collaborators.
 type Deps struct {
 	Engine   *actors.Engine
@@ -61,6 +37,7 @@ type Deps struct {
 // and metrics.
 type Server struct {
 	cfg            Config               // static
+	protocol       actors.Config        // static: the engine's settings, some enforced here
 	engine         *actors.Engine       // static
 	store          persistence.Store    // static
 	verifier       actors.TokenVerifier // static
@@ -91,15 +68,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.Engine == nil || deps.Store == nil || deps.Metrics == nil || deps.Gatherer == nil {
 		return nil, errors.New("transport: Engine, Store, Metrics and Gatherer are required")
 	}
-	if cfg.OutboxSize <= 0 || cfg.MaxFrameBytes <= 0 || cfg.WriteTimeout <= 0 {
-		return nil, errors.New("transport: outbox size, frame limit and write timeout must be positive")
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("transport: invalid config: %w", err)
 	}
-	if cfg.ReadHeaderTimeout <= 0 {
-		cfg.ReadHeaderTimeout = 5 * time.Second
-	}
-	if cfg.CloseLinger <= 0 {
-		cfg.CloseLinger = 2 * time.Second
-	}
+	protocol := deps.Engine.Config()
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -115,9 +87,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg: cfg, engine: deps.Engine, store: deps.Store, verifier: deps.Verifier,
+		cfg: cfg, protocol: protocol, engine: deps.Engine, store: deps.Store, verifier: deps.Verifier,
 		metrics: deps.Metrics, gatherer: deps.Gatherer, log: deps.Logger.With("component", "transport"), clock: deps.Clock, origins: origins, proxies: proxies,
-		limits:   wire.Limits{MaxTextBytes: cfg.MaxTextBytes, HistoryMax: cfg.HistoryMax},
+		limits:   wire.Limits{MaxTextBytes: cfg.MaxTextBytes, HistoryMax: protocol.HistoryMax},
 		conns:    make(map[*wsConn]struct{}),
 		flushers: newFlushers(),
 		admitted: newAdmission(cfg.MaxConns, cfg.MaxConnsPerIP),
@@ -125,7 +97,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	handler := &wsHandler{srv: s}
 	opt := func(sub []string) *gws.ServerOption {
 		return &gws.ServerOption{
-			ReadMaxPayloadSize: cfg.MaxFrameBytes,
+			ReadMaxPayloadSize: protocol.MaxFrameBytes,
 			ReadBufferSize:     readBufferSize,
 			NewSession:         newOneValueSession,
 			CheckUtf8Enabled:   true,

@@ -252,7 +252,7 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) {
 	wc := &wsConn{sock: sock, handle: handle, ip: ip, opened: time.Now()}
 	c.Session().Store(sessionKey, wc)
 	s.connOpened(wc)
-	_ = c.SetReadDeadline(time.Now().Add(s.cfg.HelloTimeout + s.cfg.HeartbeatInterval))
+	_ = c.SetReadDeadline(time.Now().Add(s.protocol.HelloTimeout + s.protocol.HeartbeatInterval))
 	started = true
 	go func() {
 		defer s.readers.Done()
@@ -264,7 +264,7 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) {
 // for dead TCP peers) forward.
 func (s *Server) alive(c *gws.Conn, wc *wsConn) {
 	wc.sock.touch()
-	wc.sock.extendRead(s.cfg.IdleTimeout + s.cfg.HeartbeatInterval)
+	wc.sock.extendRead(s.protocol.IdleTimeout + s.protocol.HeartbeatInterval)
 }
 
 func offersSubprotocol(r *http.Request, want string) bool {

@@ -47,7 +47,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return configError(err, stdout, stderr)
 		}
-		fmt.Fprintf(stdout, "config ok (addr %s, store %s)\n", cfg.Addr, cfg.Store)
+		fmt.Fprintf(stdout, "config ok (addr %s, store %s)\n", cfg.Addr, cfg.RedactedStore())
 		return 0
 	case "help", "-h", "--help":
 		usage(stdout)

@@ -48,6 +48,19 @@ func TestCheckConfigReportsFlags(t *testing.T) {
 	}
 }
 
+// TestCheckConfigHidesStorePassword checks that a PostgreSQL store URL is
+// valid config and that check-config does not print its password.
+func TestCheckConfigHidesStorePassword(t *testing.T) {
+	clearEnv(t)
+	code, stdout, stderr := runCmd(t, "check-config", "--store=postgres://troupe:s3cret@db:5432/troupe")
+	if code != 0 {
+		t.Fatalf("check-config: exit %d, want 0; stderr:\n%s", code, stderr)
+	}
+	if strings.Contains(stdout, "s3cret") || !strings.Contains(stdout, "@db:5432/troupe") {
+		t.Errorf("check-config stdout %q, want the store URL without its password", stdout)
+	}
+}
+
 func TestCheckConfigReportsEveryProblem(t *testing.T) {
 	clearEnv(t)
 	code, stdout, stderr := runCmd(t, "check-config", "--idle-timeout=-1s", "--log-level=loud", "--addr=nope")

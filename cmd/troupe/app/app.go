@@ -103,55 +103,13 @@ func start(cfg configs.Config, log *slog.Logger, opened persistence.Store, o opt
 		}
 		verifier, jwtVerifier = v, v
 	}
-	ecfg := actors.DefaultConfig()
-	ecfg.Anonymous = cfg.Anonymous
-	ecfg.HeartbeatInterval = cfg.HeartbeatInterval
-	ecfg.IdleTimeout = cfg.IdleTimeout
-	ecfg.SessionGrace = cfg.SessionGrace
-	ecfg.TokenLeeway = cfg.TokenLeeway
-	ecfg.HelloTimeout = cfg.HelloTimeout
-	ecfg.RateLimit = cfg.RateLimit
-	ecfg.RateBurst = cfg.RateBurst
-	ecfg.MaxFrameBytes = cfg.MaxFrameBytes
-	ecfg.MaxRoomsPerConn = cfg.MaxRoomsPerConn
-	ecfg.MaxMembers = cfg.MaxMembers
-	ecfg.MaxConnsPerUser = cfg.MaxConnsPerUser
-	ecfg.HistoryDefault = cfg.HistoryDefault
-	ecfg.HistoryMax = cfg.HistoryMax
-	ecfg.RecoveryLimit = cfg.RecoveryLimit
-	ecfg.DedupWindow = cfg.DedupWindow
-	ecfg.HeartbeatShards = cfg.HeartbeatShardCount()
-	ecfg.RoomRestarts = cfg.RoomRestarts
-	ecfg.RoomRestartWindow = cfg.RoomRestartWindow
-	ecfg.RoomRestartBackoff = cfg.RoomRestartBackoff
-	ecfg.RoomRestartBackoffMax = cfg.RoomRestartBackoffMax
-	ecfg.RoomsRequireCreate = cfg.RoomsRequireCreate
-	ecfg.RoomIdleTimeout = cfg.RoomIdleTimeout
-	ecfg.PresenceInterval = cfg.PresenceInterval
-	ecfg.DrainBatch = cfg.DrainBatch
-	ecfg.DrainInterval = cfg.DrainInterval
-	engine, err := actors.New(ecfg, actors.Deps{
+	engine, err := actors.New(cfg.Engine, actors.Deps{
 		Store: store, Encoder: wire.Encoder{}, Verifier: verifier, Metrics: m, Logger: log.With("component", "engine"), Clock: o.clock,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("app: engine: %w", err)
 	}
-	srv, err := transport.New(transport.Config{
-		Addr:              cfg.Addr,
-		MaxFrameBytes:     cfg.MaxFrameBytes,
-		MaxTextBytes:      cfg.MaxTextBytes,
-		HistoryMax:        cfg.HistoryMax,
-		OutboxSize:        cfg.OutboxSize,
-		WriteTimeout:      cfg.WriteTimeout,
-		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
-		HelloTimeout:      cfg.HelloTimeout,
-		IdleTimeout:       cfg.IdleTimeout,
-		HeartbeatInterval: cfg.HeartbeatInterval,
-		MaxConns:          cfg.MaxConns,
-		MaxConnsPerIP:     cfg.MaxConnsPerIP,
-		AllowedOrigins:    cfg.AllowedOrigins,
-		TrustedProxies:    cfg.TrustedProxies,
-	}, transport.Deps{Engine: engine, Store: store, Verifier: verifier, Metrics: m, Gatherer: reg, Logger: log, Clock: o.clock})
+	srv, err := transport.New(cfg.Transport, transport.Deps{Engine: engine, Store: store, Verifier: verifier, Metrics: m, Gatherer: reg, Logger: log, Clock: o.clock})
 	if err != nil {
 		return nil, fmt.Errorf("app: transport: %w", err)
 	}
@@ -186,7 +144,7 @@ func start(cfg configs.Config, log *slog.Logger, opened persistence.Store, o opt
 	}
 	a := &App{stopProfiler: stopProfiler, Addr: addr, engine: engine, server: srv, store: store, drills: runner, tokens: jwtVerifier, log: log, served: make(chan error, 1)}
 	go func() { a.served <- srv.Serve() }()
-	log.Info("troupe serving", "addr", addr.String(), "store", redactStore(cfg.Store))
+	log.Info("troupe serving", "addr", addr.String(), "store", cfg.RedactedStore())
 	return a, nil
 }
 
@@ -224,14 +182,4 @@ func (a *App) Shutdown(ctx context.Context) error {
 	}
 	a.log.Info("troupe stopped")
 	return err
-}
-
-// redactStore hides credentials in a store URL for logs.
-func redactStore(u string) string {
-	if i := strings.Index(u, "@"); i >= 0 {
-		if j := strings.Index(u, "://"); j >= 0 && j < i {
-			return u[:j+3] + "…" + u[i:]
-		}
-	}
-	return u
 }
