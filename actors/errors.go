@@ -1,5 +1,7 @@
 package actors
 
+import "fmt"
+
 // Protocol error codes (PROTOCOL.md "Errors").
 const (
 	CodeBadJSON       = "bad_json"
@@ -34,3 +36,13 @@ const (
 	CloseTokenExpired  = 4003
 	CloseTakenOver     = 4004
 )
+
+// ProtocolError is an error with a protocol error code, returned by engine
+// calls that the server API makes.
+type ProtocolError struct {
+	Code    string
+	Message string
+}
+
+// Error implements error.
+func (e *ProtocolError) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }
