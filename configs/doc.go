@@ -1,6 +1,12 @@
 // Package configs holds the troupe server configuration: the Config struct, its
 // defaults (Default), its validation (Config.Validate) and layered loading (Load).
 //
+// Config is composed, not copied: it embeds the engine's actors.Config and the
+// transport's transport.Config, each declared, defaulted and validated by its
+// own package, beside the few settings only the server as a whole uses (store,
+// auth, logging, shutdown). Store URLs are checked with persistence/storeurl,
+// so this package links in no store or driver.
+//
 // Load merges four layers, each overriding the ones before:
 //
 //	defaults → YAML file (--config PATH) → environment (TROUPE_<NAME>) → command-line flags
