@@ -38,7 +38,8 @@ type URL struct {
 	DSN string
 }
 
-// Redacted returns the URL in a form safe to log: a PostgreSQL password is
+// Redacted returns the URL in a form safe to log: a PostgreSQL password, in
+// the user information or in a password or sslpassword parameter, is
 // replaced by "xxxxx".
 func (u URL) Redacted() string {
 	switch u.Kind {
@@ -48,6 +49,18 @@ func (u URL) Redacted() string {
 		return "sqlite://" + u.Path
 	}
 	if p, err := url.Parse(u.DSN); err == nil {
+		// The driver also takes passwords as query parameters.
+		q := p.Query()
+		masked := false
+		for _, k := range []string{"password", "sslpassword"} {
+			if q.Has(k) {
+				q.Set(k, "xxxxx")
+				masked = true
+			}
+		}
+		if masked {
+			p.RawQuery = q.Encode()
+		}
 		return p.Redacted()
 	}
 	return string(u.Kind) + "://(unparsable)"
