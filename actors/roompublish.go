@@ -82,6 +82,7 @@ func (r *roomActor) onStored(ctx actor.Context, m *batchStored) {
 	}
 	r.env.metrics.BatchSize.Observe(float64(len(batch)))
 	r.env.metrics.MessagesStored.Add(float64(len(batch)))
+	r.publishStats() // before the acks: whoever got one sees the new offset in the server API
 	for _, a := range acks {
 		r.ack(a)
 	}
@@ -98,7 +99,6 @@ func (r *roomActor) onStored(ctx actor.Context, m *batchStored) {
 			r.env.metrics.PublishDeliverLatency.Observe(float64(now-pm.req.Received) / 1e9)
 		}
 	}
-	r.publishStats()
 	if r.stream.busy() {
 		r.write()
 	} else {

@@ -91,10 +91,13 @@ func (r *roomActor) stopped() {
 	if reason == "" {
 		reason = "crashed"
 	}
-	r.pushAll(RoomClosed{Room: sh.name, Reason: reason}, nil)
+	// Connections learn they left before their clients hear room_closed, so
+	// a command a client sends after room_closed never reaches this name as
+	// if the client were still a member (it would create the room again).
 	for _, m := range sh.members.list {
 		r.env.root.Send(m.conn, &roomLeft{Room: sh.name})
 	}
+	r.pushAll(RoomClosed{Room: sh.name, Reason: reason}, nil)
 }
 
 // answerUnavailable answers a room command that will not be carried out with
