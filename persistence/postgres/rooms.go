@@ -60,7 +60,7 @@ func (s *Store) OpenRoom(ctx context.Context, room string) (persistence.RoomStat
 	err := s.pool.QueryRow(ctx, sqlClaimRoom, room, fresh).Scan(&st.Epoch, &last, &fence,
 		&st.Config.Private, &st.Config.PasswordHash, &maxMembers)
 	if err != nil {
-		return persistence.RoomState{}, fmt.Errorf("postgres: open room %s: %w", room, describe(err))
+		return persistence.RoomState{}, fmt.Errorf("postgres: open room %s: %w", room, s.failed(err))
 	}
 	st.LastOffset, st.Fence, st.Config.MaxMembers = uint64(last), uint64(fence), int(maxMembers)
 	st.Created = st.Epoch == fresh
@@ -78,7 +78,7 @@ func (s *Store) ConfigureRoom(ctx context.Context, room string, cfg persistence.
 	var epoch string
 	if err := s.pool.QueryRow(ctx, sqlConfigureRoom, room, fresh, cfg.Private, cfg.PasswordHash,
 		int32(cfg.MaxMembers)).Scan(&epoch); err != nil {
-		return false, fmt.Errorf("postgres: configure room %s: %w", room, describe(err))
+		return false, fmt.Errorf("postgres: configure room %s: %w", room, s.failed(err))
 	}
 	return epoch == fresh, nil
 }
@@ -93,7 +93,7 @@ func (s *Store) LookupRoom(ctx context.Context, room string) (persistence.RoomIn
 		err = persistence.ErrNoSuchRoom
 	}
 	if err != nil {
-		return persistence.RoomInfo{}, fmt.Errorf("postgres: lookup room %s: %w", room, describe(err))
+		return persistence.RoomInfo{}, fmt.Errorf("postgres: lookup room %s: %w", room, s.failed(err))
 	}
 	return info, nil
 }
@@ -106,7 +106,7 @@ func (s *Store) ListRooms(ctx context.Context) ([]persistence.RoomInfo, error) {
 	}
 	rows, err := s.pool.Query(ctx, sqlListRooms)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list rooms: %w", describe(err))
+		return nil, fmt.Errorf("postgres: list rooms: %w", s.failed(err))
 	}
 	defer rows.Close()
 	out := []persistence.RoomInfo{}
@@ -118,7 +118,7 @@ func (s *Store) ListRooms(ctx context.Context) ([]persistence.RoomInfo, error) {
 		out = append(out, info)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: list rooms: %w", describe(err))
+		return nil, fmt.Errorf("postgres: list rooms: %w", s.failed(err))
 	}
 	return out, nil
 }
@@ -135,7 +135,7 @@ func (s *Store) DeleteRoom(ctx context.Context, room string) error {
 		err = persistence.ErrNoSuchRoom
 	}
 	if err != nil {
-		return fmt.Errorf("postgres: delete room %s: %w", room, describe(err))
+		return fmt.Errorf("postgres: delete room %s: %w", room, s.failed(err))
 	}
 	return nil
 }

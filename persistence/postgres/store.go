@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -156,6 +157,46 @@ func redact(dsn string) string {
 	return "(connection string)" // key=value form: might hold password=…
 }
 
+// failed returns err for the caller, first dropping every pooled
+// connection when err says the connection to the server was lost (the
+// server restarted, crashed or the network failed): the idle connections
+// are most likely dead too, and the next call should get fresh ones rather
+// than fail on one of them. Errors the server reported for a statement, and
+// ends of the caller's context, leave the pool alone.
+func (s *Store) failed(err error) error {
+	if lostConnection(err) {
+		s.pool.Reset()
+	}
+	return describe(err)
+}
+
+// lostConnection reports whether err means the connection it happened on is
+// gone: a shutdown or crash notice from the server, or any failure other
+// than a statement error, a context's end or a persistence error.
+func lostConnection(err error) bool {
+	var pgErr *pgconn.PgError
+	switch {
+	case err == nil, errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, pgx.ErrNoRows), isContractError(err):
+		return false
+	case errors.As(err, &pgErr):
+		return strings.HasPrefix(pgErr.Code, "57P") // admin, crash, or immediate shutdown
+	}
+	return true
+}
+
+// isContractError reports whether err is one of the persistence package's
+// errors, which say nothing about the connection.
+func isContractError(err error) bool {
+	for _, e := range []error{persistence.ErrClosed, persistence.ErrNoSuchRoom, persistence.ErrEpochMismatch,
+		persistence.ErrFenced, persistence.ErrOffsetMismatch, persistence.ErrInvalidQuery} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
 // describe adds what went wrong in words to errors whose cause is that no
 // connection could be established.
 func describe(err error) error {
@@ -181,7 +222,7 @@ func (s *Store) Ping(ctx context.Context) error {
 		return fmt.Errorf("postgres: ping: %w", err)
 	}
 	if _, err := s.pool.Exec(ctx, "SELECT 1"); err != nil {
-		return fmt.Errorf("postgres: ping: %w", describe(err))
+		return fmt.Errorf("postgres: ping: %w", s.failed(err))
 	}
 	return nil
 }

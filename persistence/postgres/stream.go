@@ -42,7 +42,7 @@ func (s *Store) Append(ctx context.Context, room string, c persistence.Claim, ms
 		return fmt.Errorf("postgres: append %s: %w", room, err)
 	}
 	if err := s.commits.append(ctx, s, &appendReq{ctx: ctx, room: room, claim: c, msgs: msgs}); err != nil {
-		return fmt.Errorf("postgres: append %s: %w", room, describe(err))
+		return fmt.Errorf("postgres: append %s: %w", room, s.failed(err))
 	}
 	return nil
 }
@@ -57,7 +57,7 @@ func (s *Store) Read(ctx context.Context, room string, q persistence.ReadQuery) 
 	}
 	res, err := s.read(ctx, room, q)
 	if err != nil {
-		return persistence.ReadResult{}, fmt.Errorf("postgres: read %s: %w", room, describe(err))
+		return persistence.ReadResult{}, fmt.Errorf("postgres: read %s: %w", room, s.failed(err))
 	}
 	return res, nil
 }
@@ -130,7 +130,7 @@ func (s *Store) RecentCIDs(ctx context.Context, room string, window int) ([]pers
 	}
 	out, err := s.recentCIDs(ctx, room, window)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: recent cids %s: %w", room, describe(err))
+		return nil, fmt.Errorf("postgres: recent cids %s: %w", room, s.failed(err))
 	}
 	return out, nil
 }
