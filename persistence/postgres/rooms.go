@@ -123,19 +123,36 @@ func (s *Store) ListRooms(ctx context.Context) ([]persistence.RoomInfo, error) {
 	return out, nil
 }
 
-// DeleteRoom implements persistence.Store. Deleting the room's row deletes
-// its messages in the same statement (ON DELETE CASCADE); the row lock
-// waits for an append in flight, whose messages go too.
+// DeleteRoom implements persistence.Store. In one transaction it deletes the
+// room's row, which waits for an append in flight to commit, then the
+// room's messages, the append's among them (in READ COMMITTED each
+// statement sees what committed before it began).
 func (s *Store) DeleteRoom(ctx context.Context, room string) error {
 	if err := s.check(); err != nil {
 		return fmt.Errorf("postgres: delete room %s: %w", room, err)
 	}
-	tag, err := s.pool.Exec(ctx, `DELETE FROM rooms WHERE name = $1`, room)
-	if err == nil && tag.RowsAffected() == 0 {
-		err = persistence.ErrNoSuchRoom
-	}
-	if err != nil {
+	if err := s.deleteRoom(ctx, room); err != nil {
 		return fmt.Errorf("postgres: delete room %s: %w", room, s.failed(err))
 	}
 	return nil
+}
+
+// deleteRoom is DeleteRoom without the error context.
+func (s *Store) deleteRoom(ctx context.Context, room string) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback(ctx) }() // after Commit, a no-op
+	tag, err := tx.Exec(ctx, `DELETE FROM rooms WHERE name = $1`, room)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return persistence.ErrNoSuchRoom
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM messages WHERE room = $1`, room); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
 }

@@ -198,10 +198,12 @@ func isContractError(err error) bool {
 }
 
 // describe adds what went wrong in words to errors whose cause is that no
-// connection could be established.
+// connection to the server could be established (as opposed to the server
+// refusing one, say for a wrong password or database name).
 func describe(err error) error {
 	var ce *pgconn.ConnectError
-	if errors.As(err, &ce) {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &ce) && !errors.As(err, &pgErr) { // not refused by the server itself
 		return fmt.Errorf("cannot reach the PostgreSQL server: %w", err)
 	}
 	return err
