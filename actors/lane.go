@@ -93,6 +93,7 @@ type roomShell struct {
 	broadcast uint64 // last offset broadcast to members; 0 before the first load
 	loaded    bool   // a load has completed at least once
 	restarts  int
+	timers    *timerSet // armed by any incarnation; stopped when the room stops for good
 	leaveSeq  uint64 // tokens for presence grace timers
 	// closeReason is the room_closed reason members get when the room stops
 	// ("deleted"); empty means the supervisor stopped it ("crashed").
@@ -112,4 +113,10 @@ func newRoomShell(name string, prev *storeLane) *roomShell {
 	return &roomShell{name: name, lane: newStoreLane(prev), members: newMemberSet()}
 }
 
-func (s *roomShell) close() { s.lane.close() }
+// close stops the room's timers and lets its lane finish.
+func (s *roomShell) close() {
+	if s.timers != nil {
+		s.timers.stopAll()
+	}
+	s.lane.close()
+}

@@ -51,9 +51,10 @@ type TokenVerifier interface {
 	Verify(token string) (Claims, error)
 }
 
-// Clock is the time source of connection deadlines: the hello deadline,
-// heartbeat ticks and idle timeouts, token expiry and session grace. Tests
-// replace it with clockwork's fake clock to drive those deadlines without
-// waiting for them. Room timers (store retry backoff, idle retirement) run on
-// real time.
+// Clock is the engine's time source: connection deadlines (the hello
+// deadline, heartbeat ticks and idle timeouts, token expiry, session grace),
+// room timers (store retry backoff, idle retirement, presence grace) and
+// message timestamps. Tests replace it with clockwork's fake clock to drive
+// those deadlines without waiting for them. Only the restart backoff of the
+// supervisors and latency measurements run on real time.
 type Clock = clockwork.Clock

@@ -77,6 +77,10 @@ func newRoomProps(e *env, shell *roomShell, entry *roomEntry) *actor.Props {
 // Receive implements actor.Actor.
 func (r *roomActor) Receive(ctx actor.Context) {
 	msg := ctx.Message()
+	if t, ok := msg.(*timerFired); ok {
+		r.shell.timers.fired(t.id)
+		msg = t.msg
+	}
 	switch m := msg.(type) {
 	case *actor.Started:
 		r.start(ctx)
@@ -220,9 +224,12 @@ func (r *roomActor) nextRetry() time.Duration {
 	return r.retry
 }
 
+// after delivers msg to the room once d has passed on the engine's clock.
 func (r *roomActor) after(d time.Duration, msg any) {
-	root, self := r.env.root, r.self
-	time.AfterFunc(d, func() { root.Send(self, msg) })
+	if r.shell.timers == nil {
+		r.shell.timers = newTimerSet(r.env.clock)
+	}
+	r.shell.timers.after(r.env.root, r.self, d, msg)
 }
 
 func (r *roomActor) idle() bool {
