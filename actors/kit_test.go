@@ -30,10 +30,10 @@ const kitWait = 5 * time.Second
 
 // kit is one engine under test.
 type kit struct {
-	t      testing.TB
-	eng    *Engine
-	mem    *persistence.Memory
-	store  *faults.Store
+	t       testing.TB
+	eng     *Engine
+	mem     *persistence.Memory
+	store   *faults.Store
 	clock   *clockwork.FakeClock
 	frames  *frameBook
 	metrics *metrics.Metrics

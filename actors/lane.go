@@ -94,7 +94,7 @@ type roomShell struct {
 	loaded    bool   // a load has completed at least once
 	restarts  int
 	timers    *timerSet // armed by any incarnation; stopped when the room stops for good
-	leaveSeq  uint64 // tokens for presence grace timers
+	leaveSeq  uint64    // tokens for presence grace timers
 	// closeReason is the room_closed reason members get when the room stops
 	// ("deleted"); empty means the supervisor stopped it ("crashed").
 	closeReason string

@@ -18,9 +18,9 @@ type roomStream struct {
 	limits streamLimits
 
 	epoch     string
-	fence     uint64 // the store claim's fence token; appends carry it
-	committed uint64 // last stored offset
-	assigned  uint64 // last assigned offset (>= committed)
+	fence     uint64                // the store claim's fence token; appends carry it
+	committed uint64                // last stored offset
+	assigned  uint64                // last assigned offset (>= committed)
 	ring      []persistence.Message // latest stored messages, at most limits.recovery
 	ringFull  bool                  // ring holds the whole stream from offset 1
 	lastTS    int64                 // timestamps never go backwards
