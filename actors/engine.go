@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"sync"
+
 	"github.com/jonboulle/clockwork"
 
 	"context"
@@ -48,6 +50,9 @@ type env struct {
 	// quiescing is set when shutdown begins: connections stop accepting
 	// sends so rooms can finish what they hold.
 	quiescing atomic.Bool
+	// workers are the goroutines actors start besides their own (password
+	// checks, waits for retired rooms' store lanes); Shutdown waits for them.
+	workers sync.WaitGroup
 }
 
 // sendTo encodes one frame for one connection.
@@ -114,7 +119,7 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 		env: e, kind: "sessions", max: 10, window: 10 * time.Second,
 		backoff: cfg.RoomRestartBackoff, backoffMax: cfg.RoomRestartBackoffMax,
 	}
-	e.registry = newLocalRegistry(system.Root)
+	e.registry = newLocalRegistry(system.Root, &e.workers)
 	e.registry.newShell = newRoomShell
 	e.registry.roomProps = func(shell *roomShell, entry *roomEntry) *actor.Props { return newRoomProps(e, shell, entry) }
 	e.registry.userProps = func(id string, entry *userEntry) *actor.Props { return newUserProps(e, id, entry) }
@@ -276,6 +281,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 		_ = e.env.root.PoisonFuture(shard).Wait()
 	}
 	e.system.Shutdown()
+	e.env.workers.Wait()
 	return errors.Join(errs...)
 }
 

@@ -101,6 +101,7 @@ type localRegistry struct {
 	roomProps func(shell *roomShell, entry *roomEntry) *actor.Props
 	userProps func(id string, entry *userEntry) *actor.Props
 	newShell  func(name string, prev *storeLane) *roomShell
+	workers   *sync.WaitGroup // the goroutines that wait for retired rooms' lanes; Shutdown waits for them
 
 	mu       sync.Mutex // guards the fields below; sends under it only enqueue
 	seq      uint64
@@ -109,9 +110,10 @@ type localRegistry struct {
 	users    map[string]*userEntry
 }
 
-func newLocalRegistry(root *actor.RootContext) *localRegistry {
+func newLocalRegistry(root *actor.RootContext, workers *sync.WaitGroup) *localRegistry {
 	return &localRegistry{
 		root:     root,
+		workers:  workers,
 		rooms:    make(map[string]*roomEntry),
 		retiring: make(map[string]*storeLane),
 		users:    make(map[string]*userEntry),
@@ -172,14 +174,14 @@ func (r *localRegistry) retireRoom(name string, e *roomEntry) bool {
 	delete(r.rooms, name)
 	lane := e.shell.lane
 	r.retiring[name] = lane
-	go func() {
+	r.workers.Go(func() {
 		lane.wait()
 		r.mu.Lock()
 		if r.retiring[name] == lane {
 			delete(r.retiring, name)
 		}
 		r.mu.Unlock()
-	}()
+	})
 	return true
 }
 

@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/troupe-chat/troupe/persistence"
 	"github.com/troupe-chat/troupe/persistence/faults"
 )
 
@@ -193,5 +196,37 @@ func TestRoomFencedByANewerClaimStopsWithoutAcking(t *testing.T) {
 	}
 	if got := k.stored("r"); !slices.Equal(got, []string{"1:lost?"}) {
 		t.Fatalf("stored %v", got)
+	}
+}
+
+// TestRoomChecksPasswordsOffItsGoroutine: a password room answers a wrong
+// password with wrong_password and a right one with joined, the bcrypt check
+// running beside the room (owned by the engine, so goleak sees it end), and a
+// private room refuses a join without the right.
+func TestRoomChecksPasswordsOffItsGoroutine(t *testing.T) {
+	k := newKit(t, quickPresence)
+	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.eng.ConfigureRoom(t.Context(), "vault", persistence.RoomConfig{PasswordHash: string(hash)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.eng.ConfigureRoom(t.Context(), "club", persistence.RoomConfig{Private: true}); err != nil {
+		t.Fatal(err)
+	}
+	ann := k.member("ann")
+	for _, tc := range []struct{ room, password, code string }{
+		{"vault", "", CodeUnauthorized},
+		{"vault", "guess", CodeWrongPassword},
+		{"club", "", CodeUnauthorized},
+	} {
+		e := requestOf[ErrorFrame](ann, func(id int64) any { return Join{ID: id, Room: tc.room, Password: tc.password, History: -1} })
+		if e.Code != tc.code {
+			t.Errorf("join %s with %q: %+v, want %s", tc.room, tc.password, e, tc.code)
+		}
+	}
+	if j := requestOf[Joined](ann, func(id int64) any { return Join{ID: id, Room: "vault", Password: "s3cret", History: -1} }); j.Room != "vault" {
+		t.Fatalf("join with the password = %+v", j)
 	}
 }

@@ -79,12 +79,12 @@ func (r *roomActor) passwordPending(m *joinRoom) bool {
 		return false
 	}
 	name, registry := r.shell.name, r.env.registry
-	go func() {
+	r.env.workers.Go(func() {
 		checked := *m
 		checked.checkedAgainst = hash
 		checked.passwordOK = bcrypt.CompareHashAndPassword([]byte(hash), []byte(m.Password)) == nil
 		registry.sendRoom(name, &checked)
-	}()
+	})
 	return true
 }
 
