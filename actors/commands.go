@@ -107,3 +107,101 @@ type Rejected struct {
 type SocketClosed struct {
 	Code int // close code received or sent, 1006 when the socket just dropped
 }
+
+// Command is a decoded client frame: exactly the types of this file (the
+// unexported method closes the set). What every layer asks of a frame, its
+// request id and its type, it answers itself, so no layer keeps a list.
+type Command interface {
+	// RequestID is the id the frame carried, 0 when none.
+	RequestID() int64
+	// CommandType names the frame's type as the protocol spells it
+	// ("rejected" for a frame the decoder refused): a bounded set, fit for
+	// metric labels.
+	CommandType() string
+	command()
+}
+
+// RequestID implements Command.
+func (m Hello) RequestID() int64 { return m.ID }
+
+// RequestID implements Command.
+func (m Refresh) RequestID() int64 { return m.ID }
+
+// RequestID implements Command.
+func (m Join) RequestID() int64 { return m.ID }
+
+// RequestID implements Command.
+func (m Leave) RequestID() int64 { return m.ID }
+
+// RequestID implements Command.
+func (m Send) RequestID() int64 { return m.ID }
+
+// RequestID implements Command.
+func (m Typing) RequestID() int64 { return m.ID }
+
+// RequestID implements Command.
+func (m PresenceQuery) RequestID() int64 { return m.ID }
+
+// RequestID implements Command.
+func (m HistoryQuery) RequestID() int64 { return m.ID }
+
+// RequestID implements Command.
+func (m RoomsQuery) RequestID() int64 { return m.ID }
+
+// RequestID implements Command.
+func (m Direct) RequestID() int64 { return m.ID }
+
+// RequestID implements Command.
+func (m Ping) RequestID() int64 { return m.ID }
+
+// RequestID implements Command.
+func (m Rejected) RequestID() int64 { return m.ID }
+
+// CommandType implements Command.
+func (Hello) CommandType() string { return "hello" }
+
+// CommandType implements Command.
+func (Refresh) CommandType() string { return "refresh" }
+
+// CommandType implements Command.
+func (Join) CommandType() string { return "join" }
+
+// CommandType implements Command.
+func (Leave) CommandType() string { return "leave" }
+
+// CommandType implements Command.
+func (Send) CommandType() string { return "send" }
+
+// CommandType implements Command.
+func (Typing) CommandType() string { return "typing" }
+
+// CommandType implements Command.
+func (PresenceQuery) CommandType() string { return "presence" }
+
+// CommandType implements Command.
+func (HistoryQuery) CommandType() string { return "history" }
+
+// CommandType implements Command.
+func (RoomsQuery) CommandType() string { return "rooms" }
+
+// CommandType implements Command.
+func (Direct) CommandType() string { return "direct" }
+
+// CommandType implements Command.
+func (Ping) CommandType() string { return "ping" }
+
+// CommandType implements Command.
+func (Rejected) CommandType() string { return "rejected" }
+
+func (Hello) command()         {}
+func (Refresh) command()       {}
+func (Join) command()          {}
+func (Leave) command()         {}
+func (Send) command()          {}
+func (Typing) command()        {}
+func (PresenceQuery) command() {}
+func (HistoryQuery) command()  {}
+func (RoomsQuery) command()    {}
+func (Direct) command()        {}
+func (Ping) command()          {}
+func (Rejected) command()      {}

@@ -47,7 +47,7 @@ type connActor struct {
 
 	phase     connPhase
 	helloID   int64
-	queued    []any // frames that arrived while the session was opening
+	queued    []Command // frames that arrived while the session was opening
 	session   string
 	opening   bool // hello sent to the sessions actor, no answer yet
 	user      UserRef
@@ -125,13 +125,13 @@ func (c *connActor) Receive(ctx actor.Context) {
 		} else {
 			c.fail(m.ReqID, CodeNoSuchUser, "the user has no live connection")
 		}
-	default:
+	case Command:
 		c.frame(ctx, m)
 	}
 }
 
 // frame handles one decoded client frame.
-func (c *connActor) frame(ctx actor.Context, m any) {
+func (c *connActor) frame(ctx actor.Context, m Command) {
 	switch c.phase {
 	case phaseClosed:
 		return
@@ -147,7 +147,7 @@ func (c *connActor) frame(ctx actor.Context, m any) {
 			c.fail(r.ID, r.Code, r.Message) // a failed hello may be tried again
 			return
 		}
-		if _, ok := m.(Rejected); ok || isCommand(m) {
+		if _, ok := m.(Command); ok {
 			c.peer.Close(ClosePolicy, "the first frame must be hello")
 		}
 		return
@@ -196,18 +196,9 @@ func (c *connActor) frame(ctx actor.Context, m any) {
 	}
 }
 
-// isCommand reports whether m is a decoded client frame.
-func isCommand(m any) bool {
-	switch m.(type) {
-	case Hello, Refresh, Join, Leave, Send, Typing, PresenceQuery, HistoryQuery, RoomsQuery, Direct, Ping:
-		return true
-	}
-	return false
-}
-
 // allow applies the rate limit to data frames; over it, the frame is dropped
 // with rate_limited, and drops in 5 consecutive seconds close the connection.
-func (c *connActor) allow(m any) bool {
+func (c *connActor) allow(m Command) bool {
 	if c.limiter == nil {
 		return true
 	}
@@ -229,39 +220,8 @@ func (c *connActor) allow(m any) bool {
 		c.peer.Close(ClosePolicy, "sustained rate limit abuse")
 		return false
 	}
-	c.fail(requestID(m), CodeRateLimited, "over the rate limit; the frame was dropped")
+	c.fail(m.RequestID(), CodeRateLimited, "over the rate limit; the frame was dropped")
 	return false
-}
-
-// requestID returns the request id a decoded frame carried.
-func requestID(m any) int64 {
-	switch m := m.(type) {
-	case Hello:
-		return m.ID
-	case Refresh:
-		return m.ID
-	case Join:
-		return m.ID
-	case Leave:
-		return m.ID
-	case Send:
-		return m.ID
-	case Typing:
-		return m.ID
-	case PresenceQuery:
-		return m.ID
-	case HistoryQuery:
-		return m.ID
-	case RoomsQuery:
-		return m.ID
-	case Direct:
-		return m.ID
-	case Ping:
-		return m.ID
-	case Rejected:
-		return m.ID
-	}
-	return 0
 }
 
 func (c *connActor) reply(f Frame) { c.env.sendTo(c.peer, f) }

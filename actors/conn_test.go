@@ -27,13 +27,13 @@ func TestHeartbeatClosesSilentConnectionsOnTheClock(t *testing.T) {
 	}
 	mute, chatty := k.member("mute"), k.member("chatty")
 	for elapsed := cfg.HelloTimeout; elapsed <= cfg.IdleTimeout+2*cfg.HeartbeatInterval; elapsed += cfg.HeartbeatInterval {
-		requestOf[Pong](chatty, func(id int64) any { return Ping{ID: id} })
+		requestOf[Pong](chatty, func(id int64) Command { return Ping{ID: id} })
 		k.clock.Advance(cfg.HeartbeatInterval)
 	}
 	if code := mute.awaitClose(); code != CloseIdle {
 		t.Fatalf("idle: closed with %d, want %d", code, CloseIdle)
 	}
-	if pong := requestOf[Pong](chatty, func(id int64) any { return Ping{ID: id} }); pong.ServerTime != k.clock.Now().UnixMilli() {
+	if pong := requestOf[Pong](chatty, func(id int64) Command { return Ping{ID: id} }); pong.ServerTime != k.clock.Now().UnixMilli() {
 		t.Fatalf("pong = %+v, want the fake clock's time", pong)
 	}
 }
@@ -73,7 +73,7 @@ func TestDirectReachesEveryConnectionOfTheUser(t *testing.T) {
 	k := newKit(t, nil)
 	ann := k.member("ann")
 	bob1, bob2 := k.signedIn("bob"), k.signedIn("bob") // two tabs of one user
-	ack := requestOf[Ack](ann, func(id int64) any { return Direct{ID: id, To: "bob", Text: "psst"} })
+	ack := requestOf[Ack](ann, func(id int64) Command { return Direct{ID: id, To: "bob", Text: "psst"} })
 	if ack.Room != "" || ack.TS != k.clock.Now().UnixMilli() {
 		t.Fatalf("direct ack = %+v", ack)
 	}
@@ -82,7 +82,7 @@ func TestDirectReachesEveryConnectionOfTheUser(t *testing.T) {
 			t.Fatalf("%s got %+v", p.name, d)
 		}
 	}
-	if e := requestOf[ErrorFrame](ann, func(id int64) any { return Direct{ID: id, To: "nobody", Text: "?"} }); e.Code != CodeNoSuchUser {
+	if e := requestOf[ErrorFrame](ann, func(id int64) Command { return Direct{ID: id, To: "nobody", Text: "?"} }); e.Code != CodeNoSuchUser {
 		t.Fatalf("direct to nobody = %+v, want %s", e, CodeNoSuchUser)
 	}
 }

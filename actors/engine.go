@@ -147,8 +147,8 @@ type ConnHandle struct {
 	root *actor.RootContext
 }
 
-// Post hands a decoded frame (a command of commands.go) to the connection actor.
-func (h *ConnHandle) Post(cmd any) { h.root.Send(h.pid, cmd) }
+// Post hands a decoded frame to the connection actor.
+func (h *ConnHandle) Post(cmd Command) { h.root.Send(h.pid, cmd) }
 
 // Closed tells the connection actor that its socket ended.
 func (h *ConnHandle) Closed(code int) { h.root.Send(h.pid, SocketClosed{Code: code}) }
@@ -396,8 +396,7 @@ func (e *Engine) reroute(ev any) {
 	}
 	switch kind {
 	case "room":
-		switch dl.Message.(type) {
-		case *joinRoom, *leaveRoom, *connGone, *publish, *typingIn, *presenceOf, *historyOf:
+		if _, ok := dl.Message.(roomCommand); ok {
 			e.env.registry.sendRoom(name, dl.Message)
 		}
 	case "user":

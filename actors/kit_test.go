@@ -145,7 +145,7 @@ func (k *kit) member(name string) *probe {
 func (k *kit) signedIn(sub string) *probe {
 	k.t.Helper()
 	p := k.connect(sub)
-	if w := requestOf[Welcome](p, func(id int64) any { return Hello{ID: id, Token: sub} }); w.User.ID != sub {
+	if w := requestOf[Welcome](p, func(id int64) Command { return Hello{ID: id, Token: sub} }); w.User.ID != sub {
 		k.t.Fatalf("kit: welcome of %s = %+v", sub, w)
 	}
 	return p
@@ -156,7 +156,7 @@ func (k *kit) signedIn(sub string) *probe {
 func (k *kit) welcomed(name, session string) (*probe, Welcome) {
 	k.t.Helper()
 	p := k.connect(name)
-	w := requestOf[Welcome](p, func(id int64) any { return Hello{ID: id, Name: name, Session: session} })
+	w := requestOf[Welcome](p, func(id int64) Command { return Hello{ID: id, Name: name, Session: session} })
 	if w.User.Name != name || w.Session == "" {
 		k.t.Fatalf("kit: welcome of %s = %+v", name, w)
 	}
@@ -209,7 +209,7 @@ func (p *probe) LastActive() time.Time {
 
 // post hands the connection actor a command, as the transport's reader
 // does, and counts as client activity.
-func (p *probe) post(cmd any) {
+func (p *probe) post(cmd Command) {
 	p.mu.Lock()
 	p.active = p.k.clock.Now()
 	p.mu.Unlock()
@@ -218,7 +218,7 @@ func (p *probe) post(cmd any) {
 
 // request posts the command build makes with a fresh request id and returns
 // that id.
-func (p *probe) request(build func(id int64) any) int64 {
+func (p *probe) request(build func(id int64) Command) int64 {
 	p.k.nextID++
 	id := p.k.nextID
 	p.post(build(id))
@@ -312,7 +312,7 @@ func skipTo[T Frame](p *probe) T {
 
 // requestOf posts a request and returns its answer, which must be a T; other
 // frames arriving meanwhile are skipped.
-func requestOf[T Frame](p *probe, build func(id int64) any) T {
+func requestOf[T Frame](p *probe, build func(id int64) Command) T {
 	p.k.t.Helper()
 	id := p.request(build)
 	for {
@@ -355,12 +355,12 @@ func frameID(f Frame) int64 {
 // join makes p a member of room and returns the joined reply.
 func (p *probe) join(room string) Joined {
 	p.k.t.Helper()
-	return requestOf[Joined](p, func(id int64) any { return Join{ID: id, Room: room, History: -1} })
+	return requestOf[Joined](p, func(id int64) Command { return Join{ID: id, Room: room, History: -1} })
 }
 
 // send publishes text to room under client id cid and returns the request id.
 func (p *probe) send(room, text, cid string) int64 {
-	return p.request(func(id int64) any { return Send{ID: id, Room: room, Kind: "text", Text: text, CID: cid} })
+	return p.request(func(id int64) Command { return Send{ID: id, Room: room, Kind: "text", Text: text, CID: cid} })
 }
 
 // sync returns once p's connection and room have handled everything p
@@ -368,7 +368,7 @@ func (p *probe) send(room, text, cid string) int64 {
 // presence query comes after theirs. Frames before the answer stay unread.
 func (p *probe) sync(room string) {
 	p.k.t.Helper()
-	id := p.request(func(id int64) any { return PresenceQuery{ID: id, Room: room} })
+	id := p.request(func(id int64) Command { return PresenceQuery{ID: id, Room: room} })
 	p.mu.Lock()
 	start := p.read
 	p.mu.Unlock()

@@ -252,3 +252,27 @@ type killConns struct {
 type countConns struct {
 	Done chan<- int
 }
+
+// roomCommand marks the messages a room handles on behalf of a connection or
+// the server API. A retired or stopped room hands them to its successor (the
+// registry starts one), so none is lost to a room's end.
+type roomCommand interface{ roomCommand() }
+
+func (*joinRoom) roomCommand()   {}
+func (*leaveRoom) roomCommand()  {}
+func (*connGone) roomCommand()   {}
+func (*publish) roomCommand()    {}
+func (*typingIn) roomCommand()   {}
+func (*presenceOf) roomCommand() {}
+func (*historyOf) roomCommand()  {}
+
+// mustNotLose marks the room messages that change membership or wait for
+// the room to settle: a room whose incarnation crashes or whose load fails
+// handles them again later instead of answering them unavailable (a member
+// who left must not stay present; a drain must be answered).
+type mustNotLose interface{ mustNotLose() }
+
+func (*connGone) mustNotLose()     {}
+func (*leaveRoom) mustNotLose()    {}
+func (*presenceLeft) mustNotLose() {}
+func (*drainNow) mustNotLose()     {}

@@ -125,12 +125,19 @@ func (r *roomActor) forward(msg any) {
 	switch m := msg.(type) {
 	case *drainNow:
 		close(m.Done) // a retired room holds nothing
-	case *joinRoom, *leaveRoom, *connGone, *publish, *typingIn, *presenceOf, *historyOf:
-		r.env.registry.sendRoom(r.shell.name, msg)
 	case *roomConfigured:
 		r.env.registry.sendActiveRoom(r.shell.name, msg)
 	case *deleteRoom:
-		m.Done <- r.env.store.DeleteRoom(context.Background(), r.shell.name)
+		// No successor holds the room: erase it on this room's lane, which
+		// runs its queued jobs even after the room stops.
+		name, store, timeout := r.shell.name, r.env.store, r.env.cfg.StoreTimeout
+		r.shell.lane.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			m.Done <- store.DeleteRoom(ctx, name)
+		})
+	case roomCommand:
+		r.env.registry.sendRoom(r.shell.name, msg)
 	}
 }
 

@@ -117,7 +117,7 @@ func TestRoomPresenceGraceRunsOnTheClock(t *testing.T) {
 		rooms := k.eng.Rooms()
 		return len(rooms) == 1 && rooms[0].Connections == 1
 	})
-	p := requestOf[PresenceReply](ann, func(id int64) any { return PresenceQuery{ID: id, Room: "r"} })
+	p := requestOf[PresenceReply](ann, func(id int64) Command { return PresenceQuery{ID: id, Room: "r"} })
 	if len(p.Members) != 2 {
 		t.Fatalf("presence right after bob's drop = %+v, want bob still present (grace)", p.Members)
 	}
@@ -144,7 +144,7 @@ func TestRoomRetiresWhenIdleOnTheClock(t *testing.T) {
 	ann.join("r")
 	ann.send("r", "kept", "")
 	skipTo[Ack](ann)
-	requestOf[Left](ann, func(id int64) any { return Leave{ID: id, Room: "r"} })
+	requestOf[Left](ann, func(id int64) Command { return Leave{ID: id, Room: "r"} })
 	if len(k.eng.Rooms()) != 1 {
 		t.Fatalf("rooms right after the leave: %+v", k.eng.Rooms())
 	}
@@ -221,12 +221,12 @@ func TestRoomChecksPasswordsOffItsGoroutine(t *testing.T) {
 		{"vault", "guess", CodeWrongPassword},
 		{"club", "", CodeUnauthorized},
 	} {
-		e := requestOf[ErrorFrame](ann, func(id int64) any { return Join{ID: id, Room: tc.room, Password: tc.password, History: -1} })
+		e := requestOf[ErrorFrame](ann, func(id int64) Command { return Join{ID: id, Room: tc.room, Password: tc.password, History: -1} })
 		if e.Code != tc.code {
 			t.Errorf("join %s with %q: %+v, want %s", tc.room, tc.password, e, tc.code)
 		}
 	}
-	if j := requestOf[Joined](ann, func(id int64) any { return Join{ID: id, Room: "vault", Password: "s3cret", History: -1} }); j.Room != "vault" {
+	if j := requestOf[Joined](ann, func(id int64) Command { return Join{ID: id, Room: "vault", Password: "s3cret", History: -1} }); j.Room != "vault" {
 		t.Fatalf("join with the password = %+v", j)
 	}
 }

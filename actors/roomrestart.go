@@ -35,7 +35,7 @@ func (r *roomActor) restarting() {
 	var redo []any
 	switch cur.(type) {
 	case nil:
-	case *connGone, *leaveRoom, *presenceLeft, *drainNow:
+	case mustNotLose:
 		redo = append(redo, cur)
 	default:
 		answerUnavailable(r.env, sh.name, cur, "the room restarted; retry")
@@ -192,7 +192,7 @@ func (r *roomActor) onLoaded(ctx actor.Context, m *roomLoaded) {
 		kept := r.deferred[:0]
 		for _, msg := range r.deferred {
 			switch msg.(type) {
-			case *connGone, *leaveRoom, *presenceLeft, *drainNow:
+			case mustNotLose:
 				kept = append(kept, msg)
 			default:
 				answerUnavailable(r.env, r.shell.name, msg, "the room's store is unavailable; retry")

@@ -104,13 +104,13 @@ func (h *wsHandler) OnMessage(c *gws.Conn, msg *gws.Message) {
 		return
 	}
 	h.srv.alive(c, wc)
-	var cmd any
+	var cmd actors.Command
 	if msg.Opcode != gws.OpcodeText {
 		h.srv.metrics.FramesIn.WithLabelValues("binary").Inc()
 		cmd = actors.Rejected{Code: actors.CodeBadFrame, Message: "binary frames are not supported; send JSON in text frames"}
 	} else {
 		cmd = wire.Decode(msg.Bytes(), h.srv.limits)
-		h.srv.metrics.FramesIn.WithLabelValues(commandType(cmd)).Inc()
+		h.srv.metrics.FramesIn.WithLabelValues(cmd.CommandType()).Inc()
 	}
 	wc.handle.Post(cmd)
 }
@@ -288,34 +288,4 @@ func headerHas(r *http.Request, name, token string) bool {
 		}
 	}
 	return false
-}
-
-// commandType names a decoded frame for the frames-in metric (a bounded set).
-func commandType(cmd any) string {
-	switch cmd.(type) {
-	case actors.Hello:
-		return "hello"
-	case actors.Refresh:
-		return "refresh"
-	case actors.Join:
-		return "join"
-	case actors.Leave:
-		return "leave"
-	case actors.Send:
-		return "send"
-	case actors.Typing:
-		return "typing"
-	case actors.PresenceQuery:
-		return "presence"
-	case actors.HistoryQuery:
-		return "history"
-	case actors.RoomsQuery:
-		return "rooms"
-	case actors.Direct:
-		return "direct"
-	case actors.Ping:
-		return "ping"
-	default:
-		return "rejected"
-	}
 }

@@ -147,7 +147,7 @@ func sinceIndex(key []byte) int {
 // for every field. Keys match exactly (case-sensitive); unknown keys are ignored;
 // for a duplicate key the last one wins. Every string and byte slice of the result
 // is a copy: payload may be reused once Decode returns.
-func Decode(payload []byte, lim Limits) any {
+func Decode(payload []byte, lim Limits) actors.Command {
 	lim = lim.withDefaults()
 	d := decoder{b: payload, lim: lim}
 	if r, ok := d.scan(); !ok {
@@ -255,7 +255,7 @@ func (d *decoder) reject(code, msg string) actors.Rejected {
 }
 
 // done returns cmd unless a field failed, in priority order.
-func (d *decoder) done(cmd any) any {
+func (d *decoder) done(cmd actors.Command) actors.Command {
 	switch {
 	case d.badFrame != "":
 		return d.reject(actors.CodeBadFrame, d.badFrame)
@@ -440,7 +440,7 @@ func ValidKind(kind string) bool {
 	return true
 }
 
-func (d *decoder) hello() any {
+func (d *decoder) hello() actors.Command {
 	var h actors.Hello
 	h.ID = d.id
 	h.Token, _ = d.str(fToken)
@@ -449,7 +449,7 @@ func (d *decoder) hello() any {
 	return d.done(h)
 }
 
-func (d *decoder) refresh() any {
+func (d *decoder) refresh() actors.Command {
 	r := actors.Refresh{ID: d.id}
 	r.Token, _ = d.str(fToken)
 	if r.Token == "" {
@@ -458,7 +458,7 @@ func (d *decoder) refresh() any {
 	return d.done(r)
 }
 
-func (d *decoder) join() any {
+func (d *decoder) join() actors.Command {
 	j := actors.Join{ID: d.id, History: -1}
 	j.Room = d.room()
 	j.Password, _ = d.str(fPassword)
@@ -506,13 +506,13 @@ func (d *decoder) since(v span) *actors.Position {
 	return &actors.Position{Offset: off, Epoch: epoch}
 }
 
-func (d *decoder) leave() any {
+func (d *decoder) leave() actors.Command {
 	l := actors.Leave{ID: d.id}
 	l.Room = d.room()
 	return d.done(l)
 }
 
-func (d *decoder) send() any {
+func (d *decoder) send() actors.Command {
 	s := actors.Send{ID: d.id, Kind: DefaultKind}
 	s.Room = d.room()
 	if k, ok := d.kind(); ok {
@@ -536,7 +536,7 @@ func (d *decoder) send() any {
 	return d.done(s)
 }
 
-func (d *decoder) typing() any {
+func (d *decoder) typing() actors.Command {
 	t := actors.Typing{ID: d.id}
 	t.Room = d.room()
 	on, ok := d.boolean(fOn)
@@ -547,13 +547,13 @@ func (d *decoder) typing() any {
 	return d.done(t)
 }
 
-func (d *decoder) presence() any {
+func (d *decoder) presence() actors.Command {
 	p := actors.PresenceQuery{ID: d.id}
 	p.Room = d.room()
 	return d.done(p)
 }
 
-func (d *decoder) history() any {
+func (d *decoder) history() actors.Command {
 	h := actors.HistoryQuery{ID: d.id}
 	h.Room = d.room()
 	h.Before, _ = d.uint(d.b, d.f[fBefore], "before")
@@ -570,7 +570,7 @@ func (d *decoder) history() any {
 	return d.done(h)
 }
 
-func (d *decoder) direct() any {
+func (d *decoder) direct() actors.Command {
 	m := actors.Direct{ID: d.id}
 	to, ok := d.str(fTo)
 	if !ok || len(to) == 0 || len(to) > MaxUserIDBytes {
