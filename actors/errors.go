@@ -2,7 +2,7 @@ package actors
 
 import "fmt"
 
-// Protocol error codes (PROTOCOL.md "Errors").
+// Protocol error codes (../PROTOCOL.md "Errors").
 const (
 	CodeBadJSON       = "bad_json"
 	CodeBadFrame      = "bad_frame"
@@ -20,7 +20,7 @@ const (
 	CodeInternal      = "internal"
 )
 
-// WebSocket close codes (PROTOCOL.md "Close codes").
+// WebSocket close codes (../PROTOCOL.md "Close codes").
 const (
 	CloseNormal        = 1000
 	CloseGoingAway     = 1001

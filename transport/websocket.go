@@ -115,7 +115,7 @@ func (h *wsHandler) OnMessage(c *gws.Conn, msg *gws.Message) {
 	wc.handle.Post(cmd)
 }
 
-// refuseAtLimit completes the upgrade only to close it with 1013 (PROTOCOL.md
+// refuseAtLimit completes the upgrade only to close it with 1013 (../PROTOCOL.md
 // "Close codes"), so browser clients, which never see an HTTP status, learn to
 // retry later.
 func (s *Server) refuseAtLimit(w http.ResponseWriter, r *http.Request, limit string) {

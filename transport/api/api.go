@@ -1,4 +1,4 @@
-// Package api serves troupe's server HTTP API (PROTOCOL.md, "Server HTTP
+// Package api serves troupe's server HTTP API (../../PROTOCOL.md, "Server HTTP
 // API"): JSON over HTTP under /api/, each call authorized with the API key as
 // a bearer token: publish, notify, disconnect, rooms, presence, history and
 // recovery drills.

@@ -12,7 +12,7 @@ import (
 	"github.com/troupe-chat/troupe/transport/wire"
 )
 
-// roomJSON is a room as PROTOCOL.md's server API describes it.
+// roomJSON is a room as ../../PROTOCOL.md's server API describes it.
 type roomJSON struct {
 	Room        string `json:"room"`
 	Members     int    `json:"members"`

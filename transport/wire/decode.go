@@ -137,7 +137,7 @@ func sinceIndex(key []byte) int {
 //  4. unknown_type;
 //  5. bad_frame: a field of this frame type with the wrong JSON type;
 //  6. invalid: an id that is not a positive 64-bit integer (not echoed);
-//  7. invalid: a field breaking a rule of PROTOCOL.md.
+//  7. invalid: a field breaking a rule of ../../PROTOCOL.md.
 //
 // Nesting is counted during the same single pass that validates the JSON, and
 // the scan stops at the first container deeper than lim.MaxDepth, so a deep

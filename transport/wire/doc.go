@@ -1,4 +1,4 @@
-// Package wire is troupe's wire protocol, version 1 (PROTOCOL.md), as code: the
+// Package wire is troupe's wire protocol, version 1 (../../PROTOCOL.md), as code: the
 // protocol constants, the decoder that turns one inbound WebSocket text frame into
 // exactly one typed command of package actors (or an actors.Rejected), and the
 // encoder that turns outbound actors frames into compact JSON.

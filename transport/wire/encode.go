@@ -9,7 +9,7 @@ import (
 	"github.com/troupe-chat/troupe/persistence"
 )
 
-// Encoder turns outbound frames into compact JSON as PROTOCOL.md shows them. It
+// Encoder turns outbound frames into compact JSON as ../../PROTOCOL.md shows them. It
 // implements actors.Encoder; the zero value is ready to use.
 type Encoder struct{}
 

@@ -1,6 +1,6 @@
 package wire
 
-// The troupe wire protocol, declared once. PROTOCOL.md is the contract; this file
+// The troupe wire protocol, declared once. ../../PROTOCOL.md is the contract; this file
 // is its summary as code.
 //
 // Transport: WebSocket at GET /ws, subprotocol "troupe.v1" selected when the
@@ -58,7 +58,7 @@ const (
 	TypePing     = "ping"
 )
 
-// Default limits (PROTOCOL.md "Names and limits"); a zero field of Limits means
+// Default limits (../../PROTOCOL.md "Names and limits"); a zero field of Limits means
 // its default.
 const (
 	DefaultMaxTextBytes = 8192 // text of send and direct, in UTF-8 bytes

@@ -1,5 +1,5 @@
 // Package troupe is the Go client of the troupe chat server (wire protocol
-// troupe.v1, PROTOCOL.md).
+// troupe.v1, ../../../PROTOCOL.md).
 //
 // A Client holds one WebSocket connection at a time and replaces it when it
 // drops: it reconnects with full-jitter backoff, resumes its session, joins

@@ -6,7 +6,7 @@ import (
 	"net/http"
 )
 
-// Error codes of the server's error frames (PROTOCOL.md "Errors").
+// Error codes of the server's error frames (../../../PROTOCOL.md "Errors").
 const (
 	CodeBadJSON       = "bad_json"
 	CodeBadFrame      = "bad_frame"
@@ -24,7 +24,7 @@ const (
 	CodeInternal      = "internal"
 )
 
-// WebSocket close codes the server uses (PROTOCOL.md "Close codes").
+// WebSocket close codes the server uses (../../../PROTOCOL.md "Close codes").
 const (
 	CloseNormal        = 1000
 	CloseGoingAway     = 1001
@@ -133,7 +133,7 @@ const (
 	stop                                // go to closed
 )
 
-// decideClose classifies why a connection ended (PROTOCOL.md "Close codes").
+// decideClose classifies why a connection ended (../../../PROTOCOL.md "Close codes").
 // Network errors and codes the server sends for passing trouble reconnect;
 // policy, kick and expiry need new credentials; a takeover or a normal close
 // from the server stops the client.

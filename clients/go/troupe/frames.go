@@ -6,7 +6,7 @@ import (
 	"fmt"
 )
 
-// The troupe.v1 frames this client speaks (PROTOCOL.md is the contract):
+// The troupe.v1 frames this client speaks (../../../PROTOCOL.md is the contract):
 //
 //	client                         server
 //	hello{id,token,name,session} → welcome{id,session,user,resumed,heartbeat,limits}

@@ -1,5 +1,5 @@
 // Errors of the client and the protocol's error and close codes
-// (PROTOCOL.md "Errors" and "Close codes"), with the rules that classify them:
+// (../../PROTOCOL.md "Errors" and "Close codes"), with the rules that classify them:
 // which requests are retried, and which closes are reconnected after.
 
 /** Error codes of the server's error frames. */

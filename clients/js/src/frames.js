@@ -1,4 +1,4 @@
-// The troupe.v1 frames this client speaks (PROTOCOL.md is the contract), and
+// The troupe.v1 frames this client speaks (../../PROTOCOL.md is the contract), and
 // their conversion from the wire's snake_case to the API's camelCase:
 //
 //   client                                   server

@@ -1,5 +1,5 @@
 // @troupe/client: the JavaScript client of the troupe chat server (wire
-// protocol troupe.v1, PROTOCOL.md). No dependencies; browsers and Node 20+
+// protocol troupe.v1, ../../PROTOCOL.md). No dependencies; browsers and Node 20+
 // (with --experimental-websocket, or options.WebSocket).
 
 export { TroupeClient } from './client.js'
