@@ -29,7 +29,9 @@ const (
 	CloseNormal        = 1000
 	CloseGoingAway     = 1001
 	CloseAbnormal      = 1006 // no close frame: the connection dropped
+	CloseInvalidUTF8   = 1007
 	ClosePolicy        = 1008
+	CloseTooBig        = 1009
 	CloseInternal      = 1011
 	CloseTryAgainLater = 1013
 	CloseIdle          = 4000
