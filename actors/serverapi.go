@@ -56,8 +56,13 @@ func (e *Engine) Publish(ctx context.Context, room string, m ServerMessage) (Pub
 }
 
 // Notify pushes a notify frame to every connection of user and returns how
-// many got it (ErrNoSuchUser when none).
+// many got it (ErrNoSuchUser when none). A zero f.TS is stamped with the
+// engine clock's current time in Unix milliseconds, as the protocol's notify
+// frame carries it.
 func (e *Engine) Notify(ctx context.Context, user string, f Notify) (int, error) {
+	if f.TS == 0 {
+		f.TS = e.env.clock.Now().UnixMilli()
+	}
 	reply := make(chan int, 1)
 	if !e.env.registry.sendLiveUser(user, &notifyUser{Frame: f, Reply: reply}) {
 		return 0, ErrNoSuchUser
