@@ -1,5 +1,5 @@
-// Package persistence defines how troupe stores room streams and room
-// configuration: the Store interface (store.go), its types and sentinel
+// Package persistence defines how troupe stores room streams, room
+// configuration and client sessions: the Store interface (store.go), its types and sentinel
 // errors, and the invariants every implementation keeps. It also holds the
 // in-memory store, Memory, which retains only the latest MemoryRetention
 // messages of each room and nothing across restarts.
@@ -41,6 +41,14 @@
 //   - Message.Data is stored as raw bytes: nil (or empty) is stored as absent
 //     and reads back nil; anything else reads back byte for byte. Stores copy
 //     Data, so neither side may observe the other's later modifications.
+//   - Trim deletes only a prefix of a room's retained stream (the oldest
+//     messages), never the room, its epoch or its LastOffset: after a trim,
+//     Read returns the retained messages only (with More right in both
+//     directions), Append continues after LastOffset, and no offset is used
+//     twice. OldestOffset names the first retained offset.
+//   - Sessions (SessionStore) are records keyed by ID; their Expires is kept
+//     in Unix milliseconds, and a zero Expires (attached) reads back zero
+//     and is never deleted by DeleteExpiredSessions.
 //   - After Close, every method but Close fails with an error wrapping
 //     ErrClosed.
 //

@@ -10,21 +10,24 @@ import (
 
 // MemoryRetention is how many messages Memory keeps per room: when a room's
 // stream grows beyond it, the oldest messages are dropped and Read no longer
-// returns them. Offsets are unaffected; LastOffset keeps counting.
+// returns them. Offsets are unaffected; LastOffset keeps counting. Trim can
+// drop more.
 const MemoryRetention = 10_000
 
 // Memory is a Store that keeps everything in process memory; nothing survives
 // the process. It is meant for tests, development and ephemeral deployments.
 //
-// A single sync.RWMutex guards all rooms: writes (OpenRoom when it creates,
-// Append, ConfigureRoom, DeleteRoom, Close) take it exclusively, reads share it.
+// A single sync.RWMutex guards all rooms and sessions: writes (OpenRoom,
+// Append, Trim, ConfigureRoom, DeleteRoom, the session writes, Close) take it
+// exclusively, reads share it.
 // Messages are copied on the way in and out, so callers may reuse or modify
 // their slices and Data buffers freely.
 type Memory struct {
 	mu     sync.RWMutex
-	rooms  map[string]*memRoom // guarded by mu
-	fences uint64              // guarded by mu: the last fence handed out, for any room
-	closed bool                // guarded by mu
+	rooms    map[string]*memRoom      // guarded by mu
+	sessions map[string]SessionRecord // guarded by mu; Expires already normalised
+	fences   uint64                   // guarded by mu: the last fence handed out, for any room
+	closed   bool                     // guarded by mu
 }
 
 // memRoom is one room of a Memory store.
@@ -40,7 +43,7 @@ var _ Store = (*Memory)(nil)
 
 // NewMemory returns an empty in-memory store.
 func NewMemory() *Memory {
-	return &Memory{rooms: make(map[string]*memRoom)}
+	return &Memory{rooms: make(map[string]*memRoom), sessions: make(map[string]SessionRecord)}
 }
 
 // lockCheck returns the error a method must fail with before touching state:
@@ -267,5 +270,6 @@ func (m *Memory) Close() error {
 	defer m.mu.Unlock()
 	m.closed = true
 	m.rooms = nil
+	m.sessions = nil
 	return nil
 }

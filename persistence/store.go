@@ -95,10 +95,13 @@ type RoomInfo struct {
 	Config     RoomConfig
 }
 
-// Store keeps room streams and room configuration. Implementations are safe for
-// concurrent use by many rooms; calls for one room are issued serially by its
-// room actor's store lane.
+// Store keeps room streams, room configuration and client sessions.
+// Implementations are safe for concurrent use by many rooms; calls for one
+// room are issued serially by its room actor's store lane, except Trim and
+// OldestOffset, which a retention runner may issue beside them.
 type Store interface {
+	SessionStore
+
 	// OpenRoom returns the room's stored state, creating the room with a fresh
 	// epoch (and Created set) when it does not exist. It claims the room for
 	// the caller: the returned Fence is greater than every fence handed out
@@ -115,6 +118,22 @@ type Store interface {
 	// RecentCIDs returns the dedup entries of the latest window messages of the
 	// room that carried a client id, oldest first.
 	RecentCIDs(ctx context.Context, room string, window int) ([]DedupEntry, error)
+	// Trim deletes the oldest messages of the room's stream that req
+	// selects, at most req.Limit of them, and returns how many it deleted.
+	// It deletes a prefix of the retained stream: oldest first, stopping at
+	// the first message that does not match (so a message with a late
+	// timestamp protects the newer ones behind it, and the retained stream
+	// stays gap-free). It never deletes the room itself and leaves
+	// LastOffset alone: later appends continue the stream, and offsets are
+	// never reused. Trimming an unknown room deletes nothing and returns 0,
+	// as an unknown room reads as an empty stream. A request CheckTrim
+	// rejects fails with ErrInvalidTrim.
+	Trim(ctx context.Context, room string, req TrimRequest) (int, error)
+	// OldestOffset returns the offset of the room's oldest retained message:
+	// 0 for an empty stream (every message trimmed, or none appended) and
+	// for an unknown room. Messages below it were trimmed; a reader asking
+	// for offsets after o < OldestOffset-1 has missed some.
+	OldestOffset(ctx context.Context, room string) (uint64, error)
 	// ConfigureRoom creates or updates the room's configuration; created reports
 	// whether the room did not exist before.
 	ConfigureRoom(ctx context.Context, room string, cfg RoomConfig) (created bool, err error)

@@ -56,11 +56,28 @@ CREATE TABLE messages (
 CREATE SEQUENCE fences AS bigint;
 `
 
+// schemaV2 adds client sessions, so a client can resume its session on any
+// node sharing the database. Every string is bytea, as clients control them
+// (a session id to resume arrives from the client and may hold NUL or
+// invalid UTF-8; it then simply matches nothing). expires_at is Unix
+// milliseconds, NULL while the session is attached to a live connection; the
+// partial index serves DeleteExpiredSessions.
+const schemaV2 = `
+CREATE TABLE sessions (
+	id         bytea   NOT NULL PRIMARY KEY,
+	user_id    bytea   NOT NULL,
+	name       bytea   NOT NULL,
+	anonymous  boolean NOT NULL DEFAULT false,
+	expires_at bigint  -- Unix milliseconds, NULL: attached
+);
+CREATE INDEX sessions_expiry ON sessions (expires_at) WHERE expires_at IS NOT NULL;
+`
+
 // migrations returns the schema migrations in order; a database with the
 // first n applied is at schema version n. Append only: never edit a
 // migration that has shipped.
 func migrations() []string {
-	return []string{schemaV1}
+	return []string{schemaV1, schemaV2}
 }
 
 // migrate brings the schema up to date in one transaction, under an advisory

@@ -4,7 +4,7 @@
 // database sequence, and every write checks the claim in its transaction.
 //
 // The schema lives in the database's default schema (tables rooms,
-// messages, schema_versions, sequence fences); it is created and migrated by
+// messages, sessions, schema_versions, sequence fences); it is created and migrated by
 // Open.
 package postgres
 
@@ -189,7 +189,8 @@ func lostConnection(err error) bool {
 // errors, which say nothing about the connection.
 func isContractError(err error) bool {
 	for _, e := range []error{persistence.ErrClosed, persistence.ErrNoSuchRoom, persistence.ErrEpochMismatch,
-		persistence.ErrFenced, persistence.ErrOffsetMismatch, persistence.ErrInvalidQuery} {
+		persistence.ErrFenced, persistence.ErrOffsetMismatch, persistence.ErrInvalidQuery,
+		persistence.ErrNoSuchSession, persistence.ErrInvalidTrim} {
 		if errors.Is(err, e) {
 			return true
 		}

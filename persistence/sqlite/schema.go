@@ -48,11 +48,26 @@ CREATE TABLE claims (
 INSERT INTO claims (id, last_fence) VALUES (1, 0);
 `
 
+// schemaV3 adds client sessions, so a client can resume its session on
+// another node (or process) sharing the file. expires_at is Unix
+// milliseconds, NULL while the session is attached to a live connection; the
+// partial index serves DeleteExpiredSessions.
+const schemaV3 = `
+CREATE TABLE sessions (
+	id         TEXT    NOT NULL PRIMARY KEY,
+	user_id    TEXT    NOT NULL,
+	name       TEXT    NOT NULL,
+	anonymous  INTEGER NOT NULL DEFAULT 0,
+	expires_at INTEGER -- Unix milliseconds, NULL: attached
+) WITHOUT ROWID;
+CREATE INDEX sessions_expiry ON sessions (expires_at) WHERE expires_at IS NOT NULL;
+`
+
 // migrations returns the schema migrations in order; after applying the
 // first n of them the database's user_version is n. Append only: never edit a
 // migration that has shipped.
 func migrations() []string {
-	return []string{schemaV1, schemaV2}
+	return []string{schemaV1, schemaV2, schemaV3}
 }
 
 // migrate brings the schema of the database behind w up to date in one

@@ -1,0 +1,60 @@
+package persistence
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNoSuchSession is returned (wrapped) by LoadSession for a session the
+// store does not hold.
+var ErrNoSuchSession = errors.New("persistence: no such session")
+
+// SessionRecord is a client session as a node outside the one holding it sees
+// it: enough to resume the session on any node.
+type SessionRecord struct {
+	ID        string // session id, the record's key
+	UserID    string
+	Name      string // display name
+	Anonymous bool
+	// Expires is when the detached session may be forgotten; zero while it
+	// is attached to a live connection. Stores keep it to the millisecond
+	// (Unix milliseconds) and return it in UTC.
+	Expires time.Time
+}
+
+// SessionStore keeps client sessions, so that a client can resume its session
+// on any node sharing the store. Every Store is a SessionStore.
+type SessionStore interface {
+	// SaveSession inserts rec, or replaces the record with its ID.
+	SaveSession(ctx context.Context, rec SessionRecord) error
+	// LoadSession returns the record with the id, or an error wrapping
+	// ErrNoSuchSession.
+	LoadSession(ctx context.Context, id string) (SessionRecord, error)
+	// DeleteSession deletes the record with the id; deleting an absent
+	// record is not an error.
+	DeleteSession(ctx context.Context, id string) error
+	// DeleteExpiredSessions deletes up to limit records whose Expires is
+	// set (non-zero) and not after now, earliest expiry first, and returns
+	// how many it deleted. Records with a zero Expires (attached to a live
+	// connection) are never deleted by it. A limit <= 0 deletes nothing.
+	DeleteExpiredSessions(ctx context.Context, now time.Time, limit int) (int, error)
+}
+
+// ExpiresMillis returns the stored form of a SessionRecord's Expires: Unix
+// milliseconds, and ok false for a zero Expires (stored as absent).
+func ExpiresMillis(t time.Time) (ms int64, ok bool) {
+	if t.IsZero() {
+		return 0, false
+	}
+	return t.UnixMilli(), true
+}
+
+// ExpiresTime is the inverse of ExpiresMillis: the Expires a store returns
+// for a stored value (ok false: absent, the zero time).
+func ExpiresTime(ms int64, ok bool) time.Time {
+	if !ok {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
