@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestServerAPIPublishNotifyDisconnect drives the message routes of the
@@ -46,12 +47,15 @@ func TestServerAPIPublishNotifyDisconnect(t *testing.T) {
 		}
 	}
 
+	before := time.Now().UnixMilli()
 	code, n := apiCall(t, addr, testAPIKey, "POST", "/api/notify", fmt.Sprintf(`{"user":%q,"event":"order_shipped","data":{"order":7}}`, userID))
 	if code != 200 || n["delivered"] != float64(1) {
 		t.Fatalf("notify: %d %v", code, n)
 	}
 	if f := member.nextOfType("notify"); f["event"] != "order_shipped" || f["data"].(map[string]any)["order"] != float64(7) {
 		t.Fatalf("member got %v", f)
+	} else if ts, _ := f["ts"].(float64); ts < float64(before) || ts > float64(time.Now().UnixMilli()) {
+		t.Fatalf("notify ts = %v, want the server's time in Unix milliseconds", f["ts"])
 	}
 	if code, v := apiCall(t, addr, testAPIKey, "POST", "/api/notify", `{"user":"nobody","event":"x"}`); code != 404 || errorCode(v) != "no_such_user" {
 		t.Fatalf("notify nobody: %d %v", code, v)
