@@ -23,7 +23,7 @@ const MemoryRetention = 10_000
 // Messages are copied on the way in and out, so callers may reuse or modify
 // their slices and Data buffers freely.
 type Memory struct {
-	mu     sync.RWMutex
+	mu       sync.RWMutex
 	rooms    map[string]*memRoom      // guarded by mu
 	sessions map[string]SessionRecord // guarded by mu; Expires already normalised
 	fences   uint64                   // guarded by mu: the last fence handed out, for any room

@@ -103,3 +103,30 @@ func benchRead(b *testing.B, s persistence.Store) {
 		}
 	})
 }
+
+// TestRetentionAndSessionCallsMeetFaults checks that the methods added for
+// retention and sessions pass through the fault gate too.
+func TestRetentionAndSessionCallsMeetFaults(t *testing.T) {
+	s := faults.Wrap(persistence.NewMemory())
+	ctx := context.Background()
+	storetest.Seed(t, s, "r", 3)
+	s.Inject(faults.Fail)
+	calls := map[string]error{}
+	_, calls["Trim"] = s.Trim(ctx, "r", persistence.TrimRequest{UpTo: 3, Limit: 10})
+	_, calls["OldestOffset"] = s.OldestOffset(ctx, "r")
+	calls["SaveSession"] = s.SaveSession(ctx, persistence.SessionRecord{ID: "s"})
+	_, calls["LoadSession"] = s.LoadSession(ctx, "s")
+	calls["DeleteSession"] = s.DeleteSession(ctx, "s")
+	_, calls["DeleteExpiredSessions"] = s.DeleteExpiredSessions(ctx, time.Now(), 10)
+	for name, err := range calls {
+		if !errors.Is(err, faults.ErrInjected) {
+			t.Errorf("%s while failing = %v, want ErrInjected", name, err)
+		}
+	}
+	if n := s.Heal(); n != len(calls) {
+		t.Errorf("Heal reported %d injected calls, want %d", n, len(calls))
+	}
+	if n := storetest.MustTrim(t, s, "r", persistence.TrimRequest{UpTo: 3, Limit: 10}); n != 3 {
+		t.Errorf("Trim after healing = %d, want 3", n)
+	}
+}

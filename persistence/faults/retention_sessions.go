@@ -57,4 +57,5 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time, limit 
 	}
 	return s.inner.DeleteExpiredSessions(ctx, now, limit)
 }
+
 var _ persistence.Store = (*Store)(nil)

@@ -688,6 +688,9 @@ func Run(t *testing.T, open func(t *testing.T) persistence.Store) {
 		_, err = s.ListRooms(ctx)
 		checkClosed(t, "ListRooms", err)
 	})
+
+	runTrim(t, open)
+	runSessions(t, open)
 }
 
 // checkClosed reports an error unless err wraps persistence.ErrClosed.
