@@ -147,9 +147,7 @@ func (c *connActor) frame(ctx actor.Context, m Command) {
 			c.fail(r.ID, r.Code, r.Message) // a failed hello may be tried again
 			return
 		}
-		if _, ok := m.(Command); ok {
-			c.peer.Close(ClosePolicy, "the first frame must be hello")
-		}
+		c.peer.Close(ClosePolicy, "the first frame must be hello")
 		return
 	}
 	if !c.allow(m) {
@@ -379,7 +377,7 @@ func (c *connActor) join(m Join) {
 func (c *connActor) leave(ctx actor.Context, m Leave) {
 	pid, ok := c.rooms[m.Room]
 	if !ok {
-		c.reply(Left{ID: m.ID, Room: m.Room})
+		c.reply(Left(m))
 		return
 	}
 	ctx.Send(pid, &leaveRoom{Conn: c.self, Peer: c.peer, ReqID: m.ID})

@@ -1,5 +1,6 @@
-// Package web serves troupe's demo chat page: a static page (embedded with
-// go:embed) that talks to the server through the JavaScript client library.
+// Package web serves troupe's demo chat page: a static page (embedded in the
+// binary with a go:embed directive) that talks to the server through the
+// JavaScript client library.
 //
 // Routes, relative to where Handler is mounted:
 //
