@@ -19,6 +19,9 @@
 //     recognised but not built in yet.
 //   - persistence/storetest: Run, the contract suite that checks a Store
 //     against the invariants below; every store's tests run it.
+//   - persistence/retention: Policy, ParsePolicy and Runner, which trims old
+//     history of every room (Store.Trim) by age and count, never below a
+//     floor of latest messages.
 //
 // # Invariants
 //
