@@ -3,6 +3,8 @@
 package app
 
 import (
+	"sync"
+
 	"github.com/jonboulle/clockwork"
 
 	"context"
@@ -42,6 +44,9 @@ type App struct {
 	stopProfiler func()            // no-op unless --pprof-addr
 	log          *slog.Logger
 	served       chan error
+
+	shutdownOnce sync.Once
+	shutdownErr  error
 }
 
 // NewLogger builds the server's logger from the config.
@@ -172,8 +177,13 @@ func (a *App) Reload() error {
 func (a *App) Served() <-chan error { return a.served }
 
 // Shutdown drains the server (connections closed with 1001, rooms flushed to
-// the store) and closes the store.
+// the store) and closes the store. Later calls return the first one's result.
 func (a *App) Shutdown(ctx context.Context) error {
+	a.shutdownOnce.Do(func() { a.shutdownErr = a.shutdown(ctx) })
+	return a.shutdownErr
+}
+
+func (a *App) shutdown(ctx context.Context) error {
 	a.drills.Close() // heals a stalled store before rooms drain into it
 	a.stopProfiler()
 	err := a.server.Shutdown(ctx)
