@@ -1,7 +1,7 @@
 # troupe — common tasks. `make test` is the one command that runs every test.
 GO ?= go
 
-.PHONY: all build run test test-go test-js test-browser node-deps test-short fuzz bench vet fmt
+.PHONY: all build run test test-go test-js test-browser node-deps test-short fuzz bench vet fmt cross
 
 all: build
 
@@ -38,6 +38,16 @@ test-short:
 vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt needed"; exit 1; }
+
+# The server and the clients build for macOS and Windows too (the transport's
+# writev has a portable fallback: transport/writev_other.go). Every package but
+# persistence/pgtest, a test helper that runs PostgreSQL with Linux-only
+# process attributes.
+CROSS_PKGS = $$($(GO) list ./... | grep -v '/persistence/pgtest$$')
+
+cross:
+	GOOS=darwin $(GO) build $(CROSS_PKGS)
+	GOOS=windows $(GO) build $(CROSS_PKGS)
 
 fuzz:
 	$(GO) test ./transport/wire/ -run '^$$' -fuzz FuzzDecode -fuzztime 60s

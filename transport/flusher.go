@@ -6,8 +6,6 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-
-	"golang.org/x/sys/unix"
 )
 
 // flushers write queued frames for many sockets on a few goroutines, with
@@ -94,34 +92,4 @@ func frameHeader(dst []byte, op byte, n int) []byte {
 		dst = append(dst, 127)
 		return binary.BigEndian.AppendUint64(dst, uint64(n))
 	}
-}
-
-// writeNow writes bufs with one non-blocking writev and returns the bytes
-// written; fewer than all of them (errWouldBlock included) means the rest
-// must wait for a blocking write.
-func (c *corkConn) writeNow(bufs [][]byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.raw == nil {
-		return 0, errWouldBlock
-	}
-	var n int
-	var werr error
-	err := c.raw.Write(func(fd uintptr) bool {
-		for {
-			n, werr = unix.Writev(int(fd), bufs)
-			if werr != unix.EINTR {
-				return true // one attempt: never wait for writability here
-			}
-		}
-	})
-	switch {
-	case err != nil:
-		return 0, err
-	case werr == unix.EAGAIN:
-		return 0, errWouldBlock
-	case werr != nil:
-		return 0, werr
-	}
-	return max(n, 0), nil
 }
