@@ -81,7 +81,9 @@ func Start(ctx context.Context, cfg configs.Config, log *slog.Logger, opts ...Op
 	for _, opt := range opts {
 		opt(&o)
 	}
-	store, err := stores.Open(ctx, cfg.Store)
+	// A PostgreSQL that is down does not stop the server: it listens, answers
+	// /readyz with 503 and rooms with unavailable until the store is up.
+	store, err := stores.Dial(ctx, cfg.Store, stores.DefaultBackoff(), log.With("component", "store"))
 	if err != nil {
 		return nil, fmt.Errorf("app: open store: %w", err)
 	}

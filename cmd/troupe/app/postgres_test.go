@@ -146,3 +146,40 @@ func helloAs(t *testing.T, c *rawClient, sub string) {
 		t.Fatalf("hello as %s: %v", sub, f)
 	}
 }
+
+// TestPostgresDownAtStart starts a server while its PostgreSQL is down: it
+// listens anyway, /readyz says 503 and a join is answered unavailable; once
+// PostgreSQL is up the same server serves, with no restart.
+func TestPostgresDownAtStart(t *testing.T) {
+	pg := pgtest.New(t)
+	dsn := pg.NewDatabase(t)
+	if err := pg.StopImmediate(); err != nil {
+		t.Fatal(err)
+	}
+	a := startServer(t, "--store", dsn)
+	addr := a.Addr.String()
+	if code, _, _ := httpGet(t, addr, "/readyz"); code != 503 {
+		t.Fatalf("/readyz with PostgreSQL down = %d, want 503", code)
+	}
+	c := mustDial(t, addr)
+	c.hello("ann")
+	if f := c.request(map[string]any{"type": "join", "room": "r"}); f["type"] != "error" || f["code"] != "unavailable" {
+		t.Fatalf("join with PostgreSQL down = %v, want error unavailable", f)
+	}
+	if err := pg.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for code, _, _ := httpGet(t, addr, "/readyz"); code != 200; code, _, _ = httpGet(t, addr, "/readyz") {
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz after PostgreSQL came up = %d, want 200", code)
+		}
+		time.Sleep(20 * time.Millisecond) // the store's retries announce nothing; poll
+	}
+	if f := c.request(map[string]any{"type": "join", "room": "r"}); f["type"] != "joined" {
+		t.Fatalf("join after PostgreSQL came up = %v", f)
+	}
+	if f := c.request(map[string]any{"type": "send", "room": "r", "text": "up", "cid": "c1"}); f["type"] != "ack" || f["offset"] != float64(1) {
+		t.Fatalf("send after PostgreSQL came up = %v", f)
+	}
+}
