@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -229,4 +230,49 @@ func TestRoomChecksPasswordsOffItsGoroutine(t *testing.T) {
 	if j := requestOf[Joined](ann, func(id int64) Command { return Join{ID: id, Room: "vault", Password: "s3cret", History: -1} }); j.Room != "vault" {
 		t.Fatalf("join with the password = %+v", j)
 	}
+}
+
+// TestRoomHistoryPagesFromTheOldestRetained trims a room's stored history
+// (retention): a forward page from the start begins at the oldest message
+// kept, and paging backwards ends there with more false.
+func TestRoomHistoryPagesFromTheOldestRetained(t *testing.T) {
+	k := newKit(t, func(c *Config) { c.PresenceInterval, c.RecoveryLimit = 0, 5 })
+	ann := k.member("ann")
+	ann.join("r")
+	for i := 1; i <= 30; i++ {
+		ann.send("r", fmt.Sprint("m", i), "")
+		skipTo[Ack](ann)
+	}
+	if n, err := k.mem.Trim(t.Context(), "r", persistence.TrimRequest{UpTo: 20, Limit: 100}); err != nil || n != 20 {
+		t.Fatalf("Trim = %d, %v; want 20 trimmed", n, err)
+	}
+	page := func(q HistoryQuery) HistoryReply {
+		t.Helper()
+		return requestOf[HistoryReply](ann, func(id int64) Command { q.ID, q.Room = id, "r"; return q })
+	}
+	for _, tc := range []struct {
+		name string
+		q    HistoryQuery
+		want []uint64
+		more bool
+	}{
+		{"from the start", HistoryQuery{Forward: true, Limit: 4}, []uint64{21, 22, 23, 24}, true},
+		{"from the start, all", HistoryQuery{Forward: true, Limit: 50}, storeSpan(21, 30), false},
+		{"forward after a trimmed offset", HistoryQuery{Forward: true, After: 3, Limit: 2}, []uint64{21, 22}, true},
+		{"backwards to the oldest", HistoryQuery{Before: 24, Limit: 10}, []uint64{21, 22, 23}, false},
+		{"latest", HistoryQuery{Limit: 3}, []uint64{28, 29, 30}, true},
+	} {
+		h := page(tc.q)
+		if !slices.Equal(offsets(h.Msgs), tc.want) || h.More != tc.more {
+			t.Errorf("%s: %v more %v, want %v more %v", tc.name, offsets(h.Msgs), h.More, tc.want, tc.more)
+		}
+	}
+}
+
+func storeSpan(lo, hi uint64) []uint64 {
+	var out []uint64
+	for o := lo; o <= hi; o++ {
+		out = append(out, o)
+	}
+	return out
 }

@@ -219,20 +219,36 @@ func (r *roomActor) history(m *historyOf) {
 	root, self := r.env.root, r.self
 	q := persistence.ReadQuery{Before: m.Before, After: m.After, Limit: limit}
 	committed := r.stream.committed
-	if m.Forward && m.After == 0 {
-		// The store reads forwards only after an offset above 0: the first page
-		// is the newest limit messages below limit+1.
-		q = persistence.ReadQuery{Before: uint64(limit) + 1, Limit: limit}
-	}
+	fromStart := m.Forward && m.After == 0
 	r.shell.lane.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), cfg.StoreTimeout)
 		defer cancel()
-		res, err := store.Read(ctx, name, q)
-		if m.Forward && m.After == 0 && err == nil {
-			res.More = len(res.Messages) > 0 && res.Messages[len(res.Messages)-1].Offset < committed
-		}
+		res, err := readHistory(ctx, store, name, q, fromStart, committed)
 		root.Send(self, &historyRead{gen: gen, q: m, res: res, err: err})
 	})
+}
+
+// readHistory reads a history page from the store. A forward page from the
+// start (after 0) begins at the oldest message retention has kept: the store
+// reads forwards only after an offset, so it reads after the one before the
+// oldest, or, while message 1 is kept, the first limit messages as the page
+// below limit+1.
+func readHistory(ctx context.Context, store persistence.Store, room string, q persistence.ReadQuery, fromStart bool, committed uint64) (persistence.ReadResult, error) {
+	if !fromStart {
+		return store.Read(ctx, room, q)
+	}
+	oldest, err := store.OldestOffset(ctx, room)
+	if err != nil {
+		return persistence.ReadResult{}, err
+	}
+	if oldest > 1 {
+		return store.Read(ctx, room, persistence.ReadQuery{After: oldest - 1, Limit: q.Limit})
+	}
+	res, err := store.Read(ctx, room, persistence.ReadQuery{Before: uint64(q.Limit) + 1, Limit: q.Limit})
+	if err == nil {
+		res.More = len(res.Messages) > 0 && res.Messages[len(res.Messages)-1].Offset < committed
+	}
+	return res, err
 }
 
 // onHistoryRead answers a history request read from the store.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/troupe-chat/troupe/actors"
+	"github.com/troupe-chat/troupe/persistence/retention"
 	"github.com/troupe-chat/troupe/persistence/storeurl"
 	"github.com/troupe-chat/troupe/transport"
 )
@@ -35,6 +36,11 @@ type Config struct {
 	// Store selects the persistence backend (--store): "memory:",
 	// "sqlite://<path>" or "postgres://…" (see persistence/storeurl).
 	Store string `yaml:"store"`
+	// HistoryRetention bounds each room's stored history by age and/or
+	// count, e.g. "30d", "100000" or "30d,100000"; "off" keeps everything
+	// (--history-retention). Trimming never goes below the recovery limit's
+	// latest messages (see persistence/retention).
+	HistoryRetention string `yaml:"history_retention"`
 	// APIKey is the bearer key server API callers present; "" turns the
 	// server API off (every /api/ route answers 401) (--api-key).
 	APIKey string `yaml:"api_key"`
@@ -66,12 +72,13 @@ type Config struct {
 // engine's and the transport's defaults and the server's own.
 func Default() Config {
 	return Config{
-		Engine:          actors.DefaultConfig(),
-		Transport:       transport.DefaultConfig(),
-		Store:           "sqlite://data/troupe.db",
-		LogLevel:        "info",
-		LogFormat:       "text",
-		ShutdownTimeout: 30 * time.Second,
+		Engine:           actors.DefaultConfig(),
+		Transport:        transport.DefaultConfig(),
+		Store:            "sqlite://data/troupe.db",
+		HistoryRetention: "off",
+		LogLevel:         "info",
+		LogFormat:        "text",
+		ShutdownTimeout:  30 * time.Second,
 	}
 }
 
@@ -103,6 +110,9 @@ func (c Config) Validate() error {
 	errs = appendJoined(errs, c.Transport.Validate())
 	if _, err := storeurl.Parse(c.Store); err != nil {
 		bad("store", "%v", err)
+	}
+	if _, err := retention.ParsePolicy(c.HistoryRetention); err != nil {
+		bad("history-retention", "%v", err)
 	}
 	errs = appendJoined(errs, c.Engine.Validate())
 	if c.ShutdownTimeout <= 0 {

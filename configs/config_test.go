@@ -550,3 +550,19 @@ func TestHeartbeatShardCount(t *testing.T) {
 		t.Errorf("HeartbeatShardCount() = %d, want 3", got)
 	}
 }
+
+// TestHistoryRetentionFlag checks that --history-retention takes the
+// policy forms and names itself when it is wrong.
+func TestHistoryRetentionFlag(t *testing.T) {
+	for _, v := range []string{"off", "30d", "100000", "30d,100000", "12h"} {
+		c, err := Load([]string{"--history-retention", v}, func(string) string { return "" })
+		if err != nil || c.HistoryRetention != v {
+			t.Errorf("--history-retention %s: %+v, %v", v, c.HistoryRetention, err)
+		}
+	}
+	for _, v := range []string{"-5", "30x", "0d"} {
+		if _, err := Load([]string{"--history-retention", v}, func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "--history-retention") {
+			t.Errorf("--history-retention %s: %v, want an error naming the flag", v, err)
+		}
+	}
+}

@@ -155,6 +155,7 @@ func newFlagSet(name string, c *Config, configPath *string) *flag.FlagSet {
 
 	fs.StringVar(&c.Addr, "addr", c.Addr, "`host:port` to listen on")
 	fs.StringVar(&c.Store, "store", c.Store, "message store: memory:, sqlite://<path> or postgres://user:pass@host:5432/db")
+	fs.StringVar(&c.HistoryRetention, "history-retention", c.HistoryRetention, "bound of each room's stored history: an age (30d, 12h), a count (100000), both (30d,100000), or off")
 	fs.StringVar(&c.APIKey, "api-key", c.APIKey, "bearer key of the server API under /api/; empty turns the API off")
 	fs.StringVar(&c.JWTSecret, "jwt-secret", c.JWTSecret, "HMAC secret for client tokens (HS256)")
 	fs.StringVar(&c.JWTPublicKeys, "jwt-public-keys", c.JWTPublicKeys, "`file` of RS256/ES256 token keys: JWKS or PEM public keys; reloaded on SIGHUP")

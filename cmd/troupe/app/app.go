@@ -4,6 +4,7 @@ package app
 
 import (
 	"sync"
+	"time"
 
 	"github.com/jonboulle/clockwork"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/troupe-chat/troupe/metrics/registry"
 	"github.com/troupe-chat/troupe/persistence"
 	"github.com/troupe-chat/troupe/persistence/faults"
+	"github.com/troupe-chat/troupe/persistence/retention"
 	"github.com/troupe-chat/troupe/persistence/stores"
 	"github.com/troupe-chat/troupe/transport"
 	"github.com/troupe-chat/troupe/transport/api"
@@ -42,6 +44,7 @@ type App struct {
 	drills       *drills.Runner
 	tokens       *auth.JWTVerifier // nil when tokens are refused
 	stopProfiler func()            // no-op unless --pprof-addr
+	stopTrimming func()            // stops the retention runner; no-op with --history-retention off
 	log          *slog.Logger
 	served       chan error
 
@@ -149,7 +152,12 @@ func start(cfg configs.Config, log *slog.Logger, opened persistence.Store, o opt
 		stopProfiler()
 		return nil, err
 	}
-	a := &App{stopProfiler: stopProfiler, Addr: addr, engine: engine, server: srv, store: store, drills: runner, tokens: jwtVerifier, log: log, served: make(chan error, 1)}
+	stopTrimming, err := startRetention(cfg, store, log)
+	if err != nil {
+		stopProfiler()
+		return nil, err
+	}
+	a := &App{stopProfiler: stopProfiler, stopTrimming: stopTrimming, Addr: addr, engine: engine, server: srv, store: store, drills: runner, tokens: jwtVerifier, log: log, served: make(chan error, 1)}
 	go func() { a.served <- srv.Serve() }()
 	log.Info("troupe serving", "addr", addr.String(), "store", cfg.RedactedStore())
 	return a, nil
@@ -188,10 +196,34 @@ func (a *App) Shutdown(ctx context.Context) error {
 func (a *App) shutdown(ctx context.Context) error {
 	a.drills.Close() // heals a stalled store before rooms drain into it
 	a.stopProfiler()
+	a.stopTrimming()
 	err := a.server.Shutdown(ctx)
 	if cerr := a.store.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("app: close store: %w", cerr))
 	}
 	a.log.Info("troupe stopped")
 	return err
+}
+
+// startRetention runs the history retention of --history-retention in the
+// background and returns the function that stops it (a no-op when retention
+// is off). It never trims a room below its latest --recovery-limit messages.
+func startRetention(cfg configs.Config, store persistence.Store, log *slog.Logger) (func(), error) {
+	policy, err := retention.ParsePolicy(cfg.HistoryRetention)
+	if err != nil {
+		return nil, fmt.Errorf("app: --history-retention: %w", err)
+	}
+	if policy.Off() {
+		return func() {}, nil
+	}
+	runner := retention.NewRunner(store, policy, cfg.RecoveryLimit, retention.DefaultBatch, retention.DefaultInterval,
+		log.With("component", "retention"), time.Now)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = runner.Run(ctx) // it logs failed passes itself and ends with ctx
+	}()
+	log.Info("history retention on", "policy", policy.String(), "floor", cfg.RecoveryLimit)
+	return func() { cancel(); <-done }, nil
 }
