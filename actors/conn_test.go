@@ -2,9 +2,11 @@ package actors
 
 import (
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/troupe-chat/troupe/persistence"
 )
 
 // Connection, heartbeat, sessions and user actor tests on the kit.
@@ -95,4 +97,40 @@ func gaugeValue(t testing.TB, g prometheus.Gauge) float64 {
 		t.Fatal(err)
 	}
 	return m.GetGauge().GetValue()
+}
+
+// TestSessionResumesOnAnotherEngine drops a connection on one engine and
+// resumes its session on a second engine over the same store (another node,
+// or this one restarted): the record saved at the drop is loaded, the user
+// is the same anonymous user, and a session past its grace is not resumed.
+func TestSessionResumesOnAnotherEngine(t *testing.T) {
+	mem := persistence.NewMemory()
+	first := newKitOn(t, mem, quickPresence)
+	p, w := first.welcomed("ann", "")
+	p.Close(1006, "dropped")
+	eventually(t, "the dropped session is saved with its expiry", func() bool {
+		rec, err := mem.LoadSession(t.Context(), w.Session)
+		return err == nil && !rec.Expires.IsZero()
+	})
+
+	second := newKitOn(t, mem, quickPresence)
+	second.clock.Advance(first.clock.Since(second.clock.Now())) // the nodes share a clock
+	_, again := second.welcomed("ann", w.Session)
+	if !again.Resumed || again.Session != w.Session || again.User.ID != w.User.ID {
+		t.Fatalf("resume on the second engine = %+v, want session %s of %s", again, w.Session, w.User.ID)
+	}
+	rec, err := mem.LoadSession(t.Context(), w.Session)
+	if err != nil || rec.UserID != w.User.ID || !rec.Anonymous || rec.Name != "ann" {
+		t.Fatalf("record after the resume = %+v, %v", rec, err)
+	}
+
+	third := newKitOn(t, mem, quickPresence)
+	third.clock.Advance(first.clock.Since(third.clock.Now()) + DefaultConfig().SessionGrace + time.Second)
+	if err := mem.SaveSession(t.Context(), persistence.SessionRecord{ID: "s_old", UserID: "anon-old", Anonymous: true,
+		Expires: third.clock.Now().Add(-time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, w4 := third.welcomed("ann", "s_old"); w4.Resumed || w4.User.ID == "anon-old" {
+		t.Fatalf("resume of an expired record = %+v, want a new session", w4)
+	}
 }

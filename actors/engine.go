@@ -274,12 +274,16 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	if err := e.drainRooms(ctx); err != nil {
 		errs = append(errs, err)
 	}
+	if err := e.flushSessions(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	for _, pid := range e.env.registry.roomPIDs() {
 		_ = e.env.root.PoisonFuture(pid).Wait() // Wait only times out; the room is gone either way
 	}
 	for _, shard := range e.shards {
 		_ = e.env.root.PoisonFuture(shard).Wait()
 	}
+	_ = e.env.root.PoisonFuture(e.env.sessions).Wait() // its lane is among the workers waited for below
 	e.system.Shutdown()
 	e.env.workers.Wait()
 	return errors.Join(errs...)
@@ -402,5 +406,19 @@ func (e *Engine) reroute(ev any) {
 	case "user":
 		u := &userActor{env: e.env, id: name}
 		u.forward(dl.Message)
+	}
+}
+
+// flushSessions waits until the sessions actor's store calls are done, so
+// the records of the sessions shutdown dropped are saved (with their expiry)
+// for the next server to resume.
+func (e *Engine) flushSessions(ctx context.Context) error {
+	done := make(chan struct{})
+	e.env.root.Send(e.env.sessions, &flushSessions{Done: done})
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("actors: shutdown: save sessions: %w", ctx.Err())
 	}
 }

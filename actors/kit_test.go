@@ -57,13 +57,20 @@ func (kitTokens) Verify(token string) (Claims, error) {
 // and one heartbeat shard, and shuts it down when t ends.
 func newKit(t testing.TB, tweak func(*Config)) *kit {
 	t.Helper()
+	return newKitOn(t, persistence.NewMemory(), tweak)
+}
+
+// newKitOn is newKit on a given memory store: a second engine on the same
+// store plays another node, or this one after a restart.
+func newKitOn(t testing.TB, mem *persistence.Memory, tweak func(*Config)) *kit {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.HeartbeatShards = 1
 	cfg.RateLimit = 0
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	k := &kit{t: t, mem: persistence.NewMemory(), clock: clockwork.NewFakeClockAt(time.UnixMilli(1_700_000_000_000)), frames: &frameBook{}}
+	k := &kit{t: t, mem: mem, clock: clockwork.NewFakeClockAt(time.UnixMilli(1_700_000_000_000)), frames: &frameBook{}}
 	k.store = faults.Wrap(k.mem)
 	k.metrics = metrics.New(prometheus.NewRegistry())
 	eng, err := New(cfg, Deps{Store: k.store, Encoder: k.frames, Metrics: k.metrics, Clock: k.clock, Verifier: kitTokens{}})

@@ -1,16 +1,27 @@
 package actors
 
 import (
+	"context"
+	"errors"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/troupe-chat/troupe/persistence"
 )
 
 // sessionsActor owns every session of the node: which user it belongs to,
-// which connection holds it now, and when a detached one expires.
+// which connection holds it now, and when a detached one expires. Memory is
+// the fast path; the store is what another node (or this one after a
+// restart) resumes from: a session is saved when its connection drops (with
+// its expiry; a connect costs no store write), deleted when it expires, and
+// a resume of a session this node does not hold is loaded from the store. Store calls
+// run on the actor's own lane and never block it; a failed save is logged
+// (the session still works on this node).
 type sessionsActor struct {
 	env      *env
 	self     *actor.PID
+	lane     *storeLane
 	sessions map[string]*sessionRecord
 	byConn   map[string]string // attached connection actor id → session id
 	attached map[string]int    // user id → sessions with a connection (the per-user limit)
@@ -18,11 +29,31 @@ type sessionsActor struct {
 
 type sessionRecord struct {
 	userID    string
+	name      string
 	anonymous bool
 	conn      *actor.PID // nil while detached
 	expires   time.Time  // when detached: the end of the grace period
 	seq       uint64
 }
+
+// sessionLoaded is the store's answer to a resume of a session this node
+// did not hold.
+type sessionLoaded struct {
+	open *openSession
+	rec  persistence.SessionRecord
+	err  error
+}
+
+// sessionsSweep is the sessions actor's periodic note to delete expired
+// records from the store (those of nodes that died holding them).
+type sessionsSweep struct{}
+
+// sessionsSweepInterval is how often expired session records are swept.
+const sessionsSweepInterval = time.Minute
+
+// flushSessions asks the sessions actor to answer once every store call it
+// has queued is done (shutdown: the saves of dropped sessions go first).
+type flushSessions struct{ Done chan<- struct{} }
 
 type sessionExpiry struct {
 	id  string
@@ -41,8 +72,19 @@ func (s *sessionsActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		s.self = ctx.Self()
+		s.lane = newStoreLane(nil)
+		s.env.clock.AfterFunc(sessionsSweepInterval, func() { s.env.root.Send(s.self, &sessionsSweep{}) })
+	case *actor.Stopped, *actor.Restarting:
+		s.closeLane()
 	case *openSession:
 		s.open(ctx, m)
+	case *sessionLoaded:
+		s.loaded(ctx, m)
+	case *sessionsSweep:
+		s.sweep()
+	case *flushSessions:
+		done := m.Done
+		s.lane.Do(func() { close(done) })
 	case *detachSession:
 		id := m.Session
 		if id == "" {
@@ -58,17 +100,106 @@ func (s *sessionsActor) Receive(ctx actor.Context) {
 		s.release(rec.userID)
 		rec.expires = s.env.clock.Now().Add(s.env.cfg.SessionGrace)
 		rec.seq++
+		s.save(id, rec)
 		root, self, ev := s.env.root, s.self, &sessionExpiry{id: m.Session, seq: rec.seq}
 		s.env.clock.AfterFunc(s.env.cfg.SessionGrace, func() { root.Send(self, ev) })
 	case *sessionExpiry:
 		if rec, ok := s.sessions[m.id]; ok && rec.conn == nil && rec.seq == m.seq {
 			delete(s.sessions, m.id)
 			s.env.metrics.SessionsActive.Dec()
+			s.storeCall("delete session", func(ctx context.Context, store persistence.Store) error {
+				return store.DeleteSession(ctx, m.id)
+			})
 		}
 	}
 }
 
+// closeLane lets the lane finish its queued calls and stop; Shutdown waits
+// for it among the engine's workers.
+func (s *sessionsActor) closeLane() {
+	lane := s.lane
+	lane.close()
+	s.env.workers.Go(lane.wait)
+}
+
+// storeCall runs call on the actor's lane, bounded by the store timeout,
+// logging a failure.
+func (s *sessionsActor) storeCall(what string, call func(context.Context, persistence.Store) error) {
+	store, timeout, log := s.env.store, s.env.cfg.StoreTimeout, s.env.log
+	s.lane.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		if err := call(ctx, store); err != nil {
+			log.Warn("sessions: store call failed; the session works on this node only", "call", what, "err", err)
+		}
+	})
+}
+
+// save writes the session's record: detached with the end of its grace, or
+// attached (no expiry).
+func (s *sessionsActor) save(id string, rec *sessionRecord) {
+	r := persistence.SessionRecord{ID: id, UserID: rec.userID, Name: rec.name, Anonymous: rec.anonymous}
+	if rec.conn == nil {
+		r.Expires = rec.expires
+	}
+	s.storeCall("save session", func(ctx context.Context, store persistence.Store) error {
+		return store.SaveSession(ctx, r)
+	})
+}
+
+// sweep deletes a batch of expired records from the store and arms the next sweep.
+func (s *sessionsActor) sweep() {
+	now := s.env.clock.Now()
+	s.storeCall("sweep sessions", func(ctx context.Context, store persistence.Store) error {
+		_, err := store.DeleteExpiredSessions(ctx, now, 1000)
+		return err
+	})
+	root, self := s.env.root, s.self
+	s.env.clock.AfterFunc(sessionsSweepInterval, func() { root.Send(self, &sessionsSweep{}) })
+}
+
+// load asks the store for a session this node does not hold; the answer
+// comes back as a sessionLoaded.
+func (s *sessionsActor) load(m *openSession) {
+	store, timeout, root, self := s.env.store, s.env.cfg.StoreTimeout, s.env.root, s.self
+	s.lane.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		rec, err := store.LoadSession(ctx, m.Requested)
+		root.Send(self, &sessionLoaded{open: m, rec: rec, err: err})
+	})
+}
+
+// loaded adopts a session record from the store as a detached session of
+// this node, then handles the open that asked for it. A record that is
+// missing, unreadable or expired opens a new session instead.
+func (s *sessionsActor) loaded(ctx actor.Context, m *sessionLoaded) {
+	if _, held := s.sessions[m.open.Requested]; !held {
+		switch {
+		case errors.Is(m.err, persistence.ErrNoSuchSession):
+		case m.err != nil:
+			s.env.log.Warn("sessions: loading a session failed; opening a new one", "err", m.err)
+		case !m.rec.Expires.IsZero() && !s.env.clock.Now().Before(m.rec.Expires):
+		default:
+			s.sessions[m.rec.ID] = &sessionRecord{userID: m.rec.UserID, name: m.rec.Name, anonymous: m.rec.Anonymous,
+				expires: s.env.clock.Now().Add(s.env.cfg.SessionGrace)}
+			s.env.metrics.SessionsActive.Inc()
+		}
+	}
+	s.openHeld(ctx, m.open)
+}
+
 func (s *sessionsActor) open(ctx actor.Context, m *openSession) {
+	if _, held := s.sessions[m.Requested]; m.Requested != "" && !held {
+		s.load(m)
+		return
+	}
+	s.openHeld(ctx, m)
+}
+
+// openHeld resumes the requested session if this node holds it and the
+// connection may take it, and opens a new session otherwise.
+func (s *sessionsActor) openHeld(ctx actor.Context, m *openSession) {
 	if rec := s.resumable(m); rec != nil {
 		switch {
 		case rec.conn != nil && !rec.conn.Equal(m.Conn):
@@ -83,11 +214,12 @@ func (s *sessionsActor) open(ctx actor.Context, m *openSession) {
 		rec.conn = m.Conn
 		s.byConn[m.Conn.Id] = m.Requested
 		rec.seq++
+		rec.name = m.Name
 		ctx.Send(m.Conn, &sessionOpened{Session: m.Requested, UserID: rec.userID, Name: m.Name, Resumed: true})
 		return
 	}
 	id := "s_" + randomHex(16)
-	rec := &sessionRecord{userID: m.UserID, conn: m.Conn}
+	rec := &sessionRecord{userID: m.UserID, name: m.Name, conn: m.Conn}
 	if m.UserID == "" {
 		rec.anonymous = true
 		rec.userID = "anon-" + randomHex(8)
