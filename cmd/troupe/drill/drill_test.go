@@ -9,6 +9,7 @@ import (
 
 	"github.com/troupe-chat/troupe/actors/drills"
 	"github.com/troupe-chat/troupe/cmd/troupe/app/apptest"
+	"github.com/troupe-chat/troupe/persistence/pgtest"
 )
 
 const testKey = "drill-test-key"
@@ -22,7 +23,19 @@ func startServer(t *testing.T) string {
 // against a real server and real clients: every message is acked, and
 // every acked message reaches every member once, in order, with no gap.
 func TestEveryDrillKindLosesNothing(t *testing.T) {
-	url := startServer(t)
+	drillEveryKind(t, startServer(t))
+}
+
+// TestEveryDrillKindLosesNothingOnPostgres runs the same drills against a
+// server on a real PostgreSQL store: the store stall holds the database
+// calls as a stalled PostgreSQL would, and nothing acked is lost.
+func TestEveryDrillKindLosesNothingOnPostgres(t *testing.T) {
+	dsn := pgtest.New(t).NewDatabase(t)
+	drillEveryKind(t, apptest.URL(apptest.Start(t, "--api-key", testKey, "--store", dsn)))
+}
+
+// drillEveryKind drills the server at url with each fault kind in turn.
+func drillEveryKind(t *testing.T, url string) {
 	for _, kind := range drills.Kinds {
 		t.Run(string(kind), func(t *testing.T) {
 			o := Options{URL: url, APIKey: testKey, Kinds: []drills.Kind{kind}, Clients: 10, Rooms: 2,
