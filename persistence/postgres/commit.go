@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/troupe-chat/troupe/persistence"
+	"github.com/troupe-chat/troupe/persistence/groupcommit"
 )
 
 const (
@@ -56,12 +57,12 @@ const (
 func (s *Store) commitGroup(ctx context.Context, group []*appendReq) {
 	live := make([]*appendReq, 0, len(group))
 	for _, r := range group {
-		if err := r.ctx.Err(); err != nil {
-			r.err = err
+		if err := r.Ctx.Err(); err != nil {
+			r.Err = err
 			continue
 		}
 		if err := s.check(); err != nil {
-			r.err = err
+			r.Err = err
 			continue
 		}
 		live = append(live, r)
@@ -69,21 +70,21 @@ func (s *Store) commitGroup(ctx context.Context, group []*appendReq) {
 	if len(live) == 0 {
 		return
 	}
-	slices.SortStableFunc(live, func(a, b *appendReq) int { return strings.Compare(a.room, b.room) })
+	slices.SortStableFunc(live, func(a, b *appendReq) int { return strings.Compare(a.Item.room, b.Item.room) })
 	ctx, stop := untilAllDone(ctx, live)
 	defer stop()
 
 	errs, err := s.commitTogether(ctx, live)
 	if err == nil {
 		for i, r := range live {
-			r.err = errs[i]
+			r.Err = errs[i]
 		}
 		return
 	}
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) || ctx.Err() != nil {
 		for _, r := range live {
-			r.err = err
+			r.Err = err
 		}
 		return
 	}
@@ -98,7 +99,7 @@ func untilAllDone(parent context.Context, reqs []*appendReq) (context.Context, c
 	left.Store(int64(len(reqs)))
 	stops := make([]func() bool, len(reqs))
 	for i, r := range reqs {
-		stops[i] = context.AfterFunc(r.ctx, func() {
+		stops[i] = context.AfterFunc(r.Ctx, func() {
 			if left.Add(-1) == 0 {
 				cancel()
 			}
@@ -124,12 +125,12 @@ func checkClaim(st *roomRow, r *appendReq) error {
 	switch {
 	case st == nil:
 		return persistence.ErrNoSuchRoom
-	case st.epoch != r.claim.Epoch:
-		return fmt.Errorf("%w: stored %s, got %s", persistence.ErrEpochMismatch, st.epoch, r.claim.Epoch)
-	case uint64(st.fence) != r.claim.Fence:
-		return fmt.Errorf("%w: fence %d, latest %d", persistence.ErrFenced, r.claim.Fence, st.fence)
+	case st.epoch != r.Item.claim.Epoch:
+		return fmt.Errorf("%w: stored %s, got %s", persistence.ErrEpochMismatch, st.epoch, r.Item.claim.Epoch)
+	case uint64(st.fence) != r.Item.claim.Fence:
+		return fmt.Errorf("%w: fence %d, latest %d", persistence.ErrFenced, r.Item.claim.Fence, st.fence)
 	}
-	return persistence.CheckBatch(uint64(st.last), r.msgs)
+	return persistence.CheckBatch(uint64(st.last), r.Item.msgs)
 }
 
 // commitTogether is commitGroup's transaction without savepoints. It returns
@@ -144,8 +145,8 @@ func (s *Store) commitTogether(ctx context.Context, live []*appendReq) ([]error,
 	defer func() { _ = tx.Rollback(ctx) }() // after Commit, a no-op
 	names := make([]string, 0, len(live))
 	for _, r := range live {
-		if len(names) == 0 || names[len(names)-1] != r.room { // live is sorted
-			names = append(names, r.room)
+		if len(names) == 0 || names[len(names)-1] != r.Item.room { // live is sorted
+			names = append(names, r.Item.room)
 		}
 	}
 	rooms := make(map[string]*roomRow, len(names))
@@ -171,16 +172,16 @@ func (s *Store) commitTogether(ctx context.Context, live []*appendReq) ([]error,
 	var setNames []string
 	var setLasts []int64
 	for i, r := range live {
-		st := rooms[r.room]
-		if errs[i] = checkClaim(st, r); errs[i] != nil || len(r.msgs) == 0 {
+		st := rooms[r.Item.room]
+		if errs[i] = checkClaim(st, r); errs[i] != nil || len(r.Item.msgs) == 0 {
 			continue
 		}
-		ins.add(r.room, st.epoch, r.msgs)
-		st.last = int64(r.msgs[len(r.msgs)-1].Offset) // a later batch of the room continues it
-		if n := len(setNames); n > 0 && setNames[n-1] == r.room {
+		ins.add(r.Item.room, st.epoch, r.Item.msgs)
+		st.last = int64(r.Item.msgs[len(r.Item.msgs)-1].Offset) // a later batch of the room continues it
+		if n := len(setNames); n > 0 && setNames[n-1] == r.Item.room {
 			setLasts[n-1] = st.last
 		} else {
-			setNames, setLasts = append(setNames, r.room), append(setLasts, st.last)
+			setNames, setLasts = append(setNames, r.Item.room), append(setLasts, st.last)
 		}
 	}
 	if len(setNames) == 0 {
@@ -199,46 +200,27 @@ func (s *Store) commitTogether(ctx context.Context, live []*appendReq) ([]error,
 // commitEach is commitGroup's fallback: one transaction, each request's
 // batch in a savepoint of its own, rolled back alone when it fails.
 func (s *Store) commitEach(ctx context.Context, live []*appendReq) {
-	failAll := func(err error) {
-		for _, r := range live {
-			if r.err == nil {
-				r.err = err
-			}
-		}
-	}
 	for _, r := range live {
-		r.err = nil
+		r.Err = nil
 	}
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		failAll(err)
+		groupcommit.FailPending(live, err)
 		return
 	}
 	defer func() { _ = tx.Rollback(ctx) }() // after Commit, a no-op
-	stored := 0
-	for _, r := range live {
-		if _, err := tx.Exec(ctx, "SAVEPOINT room_batch"); err != nil {
-			failAll(fmt.Errorf("savepoint: %w", err))
-			return
-		}
-		if r.err = appendOne(ctx, tx, r); r.err != nil {
-			if _, err := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT room_batch"); err != nil {
-				failAll(fmt.Errorf("rollback to savepoint: %w", err))
-				return
-			}
-		} else {
-			stored++
-		}
-		if _, err := tx.Exec(ctx, "RELEASE SAVEPOINT room_batch"); err != nil {
-			failAll(fmt.Errorf("release savepoint: %w", err))
-			return
-		}
+	stored, err := groupcommit.EachInSavepoint(ctx, live,
+		func(ctx context.Context, sql string) error { _, err := tx.Exec(ctx, sql); return err },
+		func(ctx context.Context, r *appendReq) error { return appendOne(ctx, tx, r) })
+	if err != nil {
+		groupcommit.FailPending(live, err)
+		return
 	}
 	if stored == 0 {
 		return
 	}
 	if err := tx.Commit(ctx); err != nil {
-		failAll(err)
+		groupcommit.FailPending(live, err)
 	}
 }
 
@@ -246,21 +228,21 @@ func (s *Store) commitEach(ctx context.Context, live []*appendReq) {
 func appendOne(ctx context.Context, tx pgx.Tx, r *appendReq) error {
 	st := new(roomRow)
 	err := tx.QueryRow(ctx, `SELECT epoch, last_offset, fence FROM rooms WHERE name = $1 FOR UPDATE`,
-		r.room).Scan(&st.epoch, &st.last, &st.fence)
+		r.Item.room).Scan(&st.epoch, &st.last, &st.fence)
 	if errors.Is(err, pgx.ErrNoRows) {
 		st, err = nil, nil
 	}
 	if err != nil {
 		return err
 	}
-	if err := checkClaim(st, r); err != nil || len(r.msgs) == 0 {
+	if err := checkClaim(st, r); err != nil || len(r.Item.msgs) == 0 {
 		return err
 	}
 	var ins messageRows
-	ins.add(r.room, st.epoch, r.msgs)
-	last := int64(r.msgs[len(r.msgs)-1].Offset)
+	ins.add(r.Item.room, st.epoch, r.Item.msgs)
+	last := int64(r.Item.msgs[len(r.Item.msgs)-1].Offset)
 	return execBatch(ctx, tx, []string{sqlInsertMessages, `UPDATE rooms SET last_offset = $2 WHERE name = $1`},
-		[][]any{ins.args(), {r.room, last}})
+		[][]any{ins.args(), {r.Item.room, last}})
 }
 
 // execBatch runs the statements in one round trip, returning the first

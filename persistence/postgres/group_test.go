@@ -45,7 +45,7 @@ func TestGroupCommitIsolatesEachRoom(t *testing.T) {
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	req := func(c context.Context, room string, claim persistence.Claim) *appendReq {
-		return &appendReq{ctx: c, room: room, claim: claim, msgs: storetest.Batch(1, 3)}
+		return &appendReq{Ctx: c, Item: roomBatch{room: room, claim: claim, msgs: storetest.Batch(1, 3)}}
 	}
 	wrongEpoch := claims["b"]
 	wrongEpoch.Epoch = "not-" + wrongEpoch.Epoch
@@ -58,19 +58,19 @@ func TestGroupCommitIsolatesEachRoom(t *testing.T) {
 		req(ctx, "f", stale),
 	}
 	s.commitGroup(ctx, group)
-	if group[1].err != nil || group[4].err != nil {
-		t.Fatalf("good batches failed: %v, %v", group[1].err, group[4].err)
+	if group[1].Err != nil || group[4].Err != nil {
+		t.Fatalf("good batches failed: %v, %v", group[1].Err, group[4].Err)
 	}
-	if !errors.Is(group[2].err, persistence.ErrEpochMismatch) {
-		t.Errorf("wrong epoch: got %v", group[2].err)
+	if !errors.Is(group[2].Err, persistence.ErrEpochMismatch) {
+		t.Errorf("wrong epoch: got %v", group[2].Err)
 	}
-	if !errors.Is(group[3].err, context.Canceled) {
-		t.Errorf("cancelled request: got %v", group[3].err)
+	if !errors.Is(group[3].Err, context.Canceled) {
+		t.Errorf("cancelled request: got %v", group[3].Err)
 	}
-	if !errors.Is(group[5].err, persistence.ErrFenced) {
-		t.Errorf("stale claim: got %v", group[5].err)
+	if !errors.Is(group[5].Err, persistence.ErrFenced) {
+		t.Errorf("stale claim: got %v", group[5].Err)
 	}
-	if group[0].err == nil {
+	if group[0].Err == nil {
 		t.Error("a batch colliding with a stored row must fail")
 	}
 	for room, want := range map[string]int{"a": 3, "b": 0, "c": 0, "d": 3, "e": 1, "f": 0} { // e: only the planted row
@@ -93,13 +93,13 @@ func TestGroupCommitChainsBatchesOfOneRoom(t *testing.T) {
 	ctx := t.Context()
 	c := storetest.MustOpenRoom(t, s, "r").Claim()
 	group := []*appendReq{
-		{ctx: ctx, room: "r", claim: c, msgs: storetest.Batch(1, 2)},
-		{ctx: ctx, room: "nope", claim: c, msgs: storetest.Batch(1, 2)},
-		{ctx: ctx, room: "r", claim: c, msgs: storetest.Batch(3, 2)},
+		{Ctx: ctx, Item: roomBatch{room: "r", claim: c, msgs: storetest.Batch(1, 2)}},
+		{Ctx: ctx, Item: roomBatch{room: "nope", claim: c, msgs: storetest.Batch(1, 2)}},
+		{Ctx: ctx, Item: roomBatch{room: "r", claim: c, msgs: storetest.Batch(3, 2)}},
 	}
 	s.commitGroup(ctx, group)
-	if group[0].err != nil || group[2].err != nil || !errors.Is(group[1].err, persistence.ErrNoSuchRoom) {
-		t.Fatalf("outcomes %v, %v, %v", group[0].err, group[1].err, group[2].err)
+	if group[0].Err != nil || group[2].Err != nil || !errors.Is(group[1].Err, persistence.ErrNoSuchRoom) {
+		t.Fatalf("outcomes %v, %v, %v", group[0].Err, group[1].Err, group[2].Err)
 	}
 	if info := storetest.MustLookup(t, s, "r"); info.LastOffset != 4 {
 		t.Fatalf("last offset %d, want 4", info.LastOffset)

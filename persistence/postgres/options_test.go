@@ -30,7 +30,7 @@ func TestPoolSize(t *testing.T) {
 			if got := int(s.pool.Config().MaxConns); got != tc.wantConns {
 				t.Errorf("pool size %d, want %d", got, tc.wantConns)
 			}
-			if got := s.commits.committers; got != tc.wantCommit {
+			if got := s.commits.Committers(); got != tc.wantCommit {
 				t.Errorf("committers %d, want %d", got, tc.wantCommit)
 			}
 		})

@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/troupe-chat/troupe/persistence"
+	"github.com/troupe-chat/troupe/persistence/groupcommit"
 	"github.com/troupe-chat/troupe/persistence/storeurl"
 )
 
@@ -46,12 +47,12 @@ const defaultConnectTimeout = 10 * time.Second
 // error must reopen the room before it appends again.
 //
 // Concurrency: at most the pool's size of connections are open; appends of
-// many rooms share transactions (see groupCommit). Rooms are locked with
+// many rooms share transactions (see group.go). Rooms are locked with
 // SELECT … FOR UPDATE, so writers on several nodes serialise per room.
 type Store struct {
 	pool    *pgxpool.Pool
 	name    string // the DSN without its password, for errors
-	commits groupCommit
+	commits *groupcommit.Queue[roomBatch]
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -133,7 +134,8 @@ func open(ctx context.Context, dsn, name string, opts []Option) (*Store, error) 
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{pool: pool, name: name, commits: groupCommit{committers: o.committers}}
+	s := &Store{pool: pool, name: name}
+	s.commits = groupcommit.New(o.committers, s.commitGroup)
 	if err := migrate(ctx, pool); err != nil {
 		pool.Close()
 		return nil, describe(err)

@@ -32,7 +32,7 @@ const (
 )
 
 // Append implements persistence.Store. In one transaction, possibly shared
-// with other rooms' appends (see groupCommit), it locks the room's row,
+// with other rooms' appends (see group.go), it locks the room's row,
 // checks that the room exists under the claim's epoch and fence and that
 // msgs continue its stream, inserts every message and advances the room's
 // last offset; on any error nothing of msgs is stored (but see Store on an
@@ -41,7 +41,7 @@ func (s *Store) Append(ctx context.Context, room string, c persistence.Claim, ms
 	if err := s.check(); err != nil {
 		return fmt.Errorf("postgres: append %s: %w", room, err)
 	}
-	if err := s.commits.append(ctx, s, &appendReq{ctx: ctx, room: room, claim: c, msgs: msgs}); err != nil {
+	if err := s.commits.Do(ctx, roomBatch{room: room, claim: c, msgs: msgs}); err != nil {
 		return fmt.Errorf("postgres: append %s: %w", room, s.failed(err))
 	}
 	return nil

@@ -41,7 +41,7 @@ func TestGroupCommitIsolatesEachRoom(t *testing.T) {
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	req := func(c context.Context, room string, claim persistence.Claim) *appendReq {
-		return &appendReq{ctx: c, room: room, claim: claim, msgs: benchBatch(1, 3), wake: make(chan struct{})}
+		return &appendReq{Ctx: c, Item: roomBatch{room: room, claim: claim, msgs: benchBatch(1, 3)}}
 	}
 	wrongEpoch := claims["b"]
 	wrongEpoch.Epoch = "not-" + wrongEpoch.Epoch
@@ -53,16 +53,16 @@ func TestGroupCommitIsolatesEachRoom(t *testing.T) {
 		req(ctx, "e", stE.Claim()),
 	}
 	s.commitGroup(ctx, batch)
-	if batch[0].err != nil || batch[3].err != nil {
-		t.Fatalf("good batches failed: %v, %v", batch[0].err, batch[3].err)
+	if batch[0].Err != nil || batch[3].Err != nil {
+		t.Fatalf("good batches failed: %v, %v", batch[0].Err, batch[3].Err)
 	}
-	if !errors.Is(batch[1].err, persistence.ErrEpochMismatch) {
-		t.Fatalf("wrong epoch: got %v", batch[1].err)
+	if !errors.Is(batch[1].Err, persistence.ErrEpochMismatch) {
+		t.Fatalf("wrong epoch: got %v", batch[1].Err)
 	}
-	if !errors.Is(batch[2].err, context.Canceled) {
-		t.Fatalf("cancelled request: got %v", batch[2].err)
+	if !errors.Is(batch[2].Err, context.Canceled) {
+		t.Fatalf("cancelled request: got %v", batch[2].Err)
 	}
-	if batch[4].err == nil {
+	if batch[4].Err == nil {
 		t.Fatal("a batch colliding with a stored row must fail")
 	}
 	for room, want := range map[string]int{"a": 3, "b": 0, "c": 0, "d": 3, "e": 1} { // e: only the planted row

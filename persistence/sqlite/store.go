@@ -26,6 +26,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/troupe-chat/troupe/persistence"
+	"github.com/troupe-chat/troupe/persistence/groupcommit"
 )
 
 // defaultSynchronous is the PRAGMA synchronous setting stores run with; see
@@ -63,7 +64,7 @@ type Store struct {
 	// Prepared on r: the read queries of Read, RecentCIDs and the lookups.
 	stReadAfter, stReadBefore, stReadLatest, stRecentCIDs, stLookup *sql.Stmt
 
-	commits groupCommit // Append's transactions, shared between rooms
+	commits *groupcommit.Queue[roomBatch] // Append's transactions, shared between rooms
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -93,6 +94,7 @@ func openSync(ctx context.Context, path, synchronous string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
 	}
 	s := &Store{path: abs}
+	s.commits = s.newCommits()
 	if err := s.open(ctx, synchronous); err != nil {
 		_ = s.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)

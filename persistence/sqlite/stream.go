@@ -38,7 +38,7 @@ func (s *Store) Append(ctx context.Context, room string, c persistence.Claim, ms
 	if err := s.check(); err != nil {
 		return fmt.Errorf("sqlite: append %s: %w", room, err)
 	}
-	if err := s.commits.append(ctx, s, room, c, msgs); err != nil {
+	if err := s.commits.Do(ctx, roomBatch{room: room, claim: c, msgs: msgs}); err != nil {
 		return fmt.Errorf("sqlite: append %s: %w", room, err)
 	}
 	return nil
