@@ -295,18 +295,6 @@ func (p *probe) awaitClose() int {
 	}
 }
 
-// nextOf returns the next frame, which must be a T.
-func nextOf[T Frame](p *probe) T {
-	p.k.t.Helper()
-	f := p.next()
-	t, ok := f.(T)
-	if !ok {
-		var want T
-		p.k.t.Fatalf("kit: %s got %T %+v, want %T", p.name, f, f, want)
-	}
-	return t
-}
-
 // skipTo returns the next frame that is a T, dropping others before it.
 func skipTo[T Frame](p *probe) T {
 	p.k.t.Helper()
@@ -411,16 +399,6 @@ func (k *kit) stored(room string) []string {
 		out = append(out, fmt.Sprintf("%d:%s", m.Offset, m.Text))
 	}
 	return out
-}
-
-// awaitTimers waits until the fake clock holds n armed timers and tickers.
-func (k *kit) awaitTimers(n int) {
-	k.t.Helper()
-	ctx, cancel := context.WithTimeout(k.t.Context(), kitWait)
-	defer cancel()
-	if err := k.clock.BlockUntilContext(ctx, n); err != nil {
-		k.t.Fatalf("kit: the engine never held %d timers: %v", n, err)
-	}
 }
 
 // eventually waits for cond, which no event announces (a room retiring sends

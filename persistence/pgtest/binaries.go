@@ -72,6 +72,6 @@ func unavailable(t testing.TB, err error) {
 	if !errors.Is(err, errNoBinaries) || required() {
 		t.Fatalf("pgtest: PostgreSQL test server unavailable: %v", err)
 	}
-	t.Skip(fmt.Sprintf("\n*** pgtest: SKIPPING: PostgreSQL test server unavailable: %v\n"+
-		"*** set CI=1 or TROUPE_REQUIRE_POSTGRES=1 to make this a failure ***", err))
+	t.Skipf("\n*** pgtest: SKIPPING: PostgreSQL test server unavailable: %v\n"+
+		"*** set CI=1 or TROUPE_REQUIRE_POSTGRES=1 to make this a failure ***", err)
 }
