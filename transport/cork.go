@@ -15,9 +15,11 @@ import (
 type corkConn struct {
 	net.Conn
 	raw    syscall.RawConn // static: Conn's descriptor for non-blocking writes; nil if it has none
-	mu     sync.Mutex
-	corked bool
-	buf    *[]byte // pooled while corked, nil otherwise
+	mu      sync.Mutex
+	corked  bool
+	buf     *[]byte // pooled while corked, nil otherwise
+	sealing bool    // the next write is the last: then half-close
+	sealed  bool    // half-closed: later writes are dropped
 }
 
 // newCorkConn wraps c.
@@ -41,6 +43,18 @@ const maxPooledCork = 64 << 10
 func (c *corkConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	switch {
+	case c.sealed:
+		return 0, net.ErrClosed
+	case c.sealing:
+		// Our close frame: written, then the write side shut in the same
+		// critical section, so gws's echo of the client's answering close
+		// frame (written from its read loop) can never slip in between.
+		n, err := c.Conn.Write(p)
+		c.sealing, c.sealed = false, true
+		_ = c.closeWrite() // best effort: without it the client just gets the echo
+		return n, err
+	}
 	if c.corked {
 		if c.buf == nil {
 			c.buf = corkBuffers.Get().(*[]byte)
@@ -76,8 +90,24 @@ func (c *corkConn) uncork() error {
 	return err
 }
 
+// sealAfterNextWrite makes the next write the connection's last: it is
+// written, the TCP connection half-closed, and every later write dropped
+// with net.ErrClosed. The socket calls it before writing its close frame.
+func (c *corkConn) sealAfterNextWrite() {
+	c.mu.Lock()
+	c.sealing = true
+	c.mu.Unlock()
+}
+
 // CloseWrite half-closes the TCP connection underneath, when it can.
 func (c *corkConn) CloseWrite() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closeWrite()
+}
+
+// closeWrite is CloseWrite with mu held.
+func (c *corkConn) closeWrite() error {
 	if hc, ok := c.Conn.(interface{ CloseWrite() error }); ok {
 		return hc.CloseWrite()
 	}

@@ -365,14 +365,19 @@ func (s *socket) sendClose(code int, reason string) {
 	payload := make([]byte, 2, 2+len(reason))
 	binary.BigEndian.PutUint16(payload, uint16(code))
 	payload = append(payload, reason...)
+	cork, corked := s.conn.NetConn().(*corkConn)
+	if corked {
+		cork.sealAfterNextWrite()
+	}
 	if !s.writeFrame(gws.OpcodeCloseConnection, payload) {
 		s.abort()
 		return
 	}
-	// Nothing follows our close frame: half-close the TCP connection, so the
-	// client reads it to the end and gws's echo of the client's answering
-	// close frame is not sent as a second close frame.
-	if hc, ok := s.conn.NetConn().(interface{ CloseWrite() error }); ok {
+	// Nothing follows our close frame: the TCP connection is half-closed, so
+	// the client reads it to the end and gws's echo of the client's
+	// answering close frame is not sent as a second close frame. A corkConn
+	// did that as it wrote the frame; other connections do it now.
+	if hc, ok := s.conn.NetConn().(interface{ CloseWrite() error }); ok && !corked {
 		_ = hc.CloseWrite() // best effort: without it the client just gets the echo
 	}
 	s.mu.Lock()
