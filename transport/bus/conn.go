@@ -46,11 +46,13 @@ type ConnOptions struct {
 	// Logger receives disconnect, reconnect, close and asynchronous error
 	// (slow consumer, permission) events. Nil discards them.
 	Logger *slog.Logger
-	// OnReconnect, if not nil, is called (on a nats.go goroutine, after the
-	// event is logged) each time the connection is re-established, with the
-	// URL of the server it is now connected to. Subscriptions are restored by
-	// then; messages published to them while disconnected are lost.
-	OnReconnect func(url string)
+	// OnConnect, if not nil, is called (on a nats.go goroutine, after the
+	// event is logged) each time the connection comes up, with the URL of the
+	// server it is connected to: once for the first connection (soon after
+	// [Connect] returns, or later with RetryOnFailedConnect), then after every
+	// reconnect. Subscriptions are restored by then; what was published to
+	// them while disconnected is lost.
+	OnConnect func(url string)
 	// OnDisconnect, if not nil, is called (on a nats.go goroutine, after the
 	// event is logged) each time the connection is lost, with the cause if
 	// known.
@@ -99,11 +101,18 @@ func Connect(opts ConnOptions) (*Conn, error) {
 				opts.OnDisconnect(err)
 			}
 		}),
+		nats.ConnectHandler(func(nc *nats.Conn) {
+			u := nc.ConnectedUrlRedacted()
+			log.Info("nats connected", "url", u)
+			if opts.OnConnect != nil {
+				opts.OnConnect(u)
+			}
+		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			u := nc.ConnectedUrlRedacted()
 			log.Info("nats reconnected", "url", u)
-			if opts.OnReconnect != nil {
-				opts.OnReconnect(u)
+			if opts.OnConnect != nil {
+				opts.OnConnect(u)
 			}
 		}),
 		nats.ClosedHandler(func(nc *nats.Conn) {
@@ -131,7 +140,6 @@ func Connect(opts ConnOptions) (*Conn, error) {
 		return nil, fmt.Errorf("bus: connect to %s: %w", redactURLs(opts.URLs), err)
 	}
 	c.nc = nc
-	log.Debug("nats connected", "url", nc.ConnectedUrlRedacted())
 	return c, nil
 }
 
