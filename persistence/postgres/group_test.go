@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 
 	"github.com/troupe-chat/troupe/persistence"
@@ -106,41 +105,13 @@ func TestGroupCommitChainsBatchesOfOneRoom(t *testing.T) {
 	}
 }
 
-// TestConcurrentAppendsAreAllStored has 40 rooms append 25 batches each at
-// once (so transactions are shared, by several leaders) and checks every
-// stream is whole and in order.
+// TestConcurrentAppendsAreAllStored has many rooms append at once, so
+// transactions are shared, by one leader and by several (see
+// storetest.ConcurrentAppends).
 func TestConcurrentAppendsAreAllStored(t *testing.T) {
 	for _, committers := range []int{1, 4} {
 		t.Run(fmt.Sprintf("committers=%d", committers), func(t *testing.T) {
-			s := openInternal(t, WithCommitters(committers))
-			ctx := t.Context()
-			const rooms, batches, per = 40, 25, 2
-			var wg sync.WaitGroup
-			for i := range rooms {
-				room := fmt.Sprintf("r%d", i)
-				st := storetest.MustOpenRoom(t, s, room)
-				wg.Go(func() {
-					for b := range batches {
-						if err := s.Append(ctx, room, st.Claim(), storetest.Batch(uint64(b*per+1), per)); err != nil {
-							t.Error(err)
-							return
-						}
-					}
-				})
-			}
-			wg.Wait()
-			for i := range rooms {
-				room := fmt.Sprintf("r%d", i)
-				got := storetest.Offsets(storetest.MustRead(t, s, room, persistence.ReadQuery{Limit: 1000}).Messages)
-				if len(got) != batches*per {
-					t.Fatalf("room %s holds %d messages, want %d", room, len(got), batches*per)
-				}
-				for j, off := range got {
-					if off != uint64(j+1) {
-						t.Fatalf("room %s: offset %d at position %d", room, off, j)
-					}
-				}
-			}
+			storetest.ConcurrentAppends(t, openInternal(t, WithCommitters(committers)))
 		})
 	}
 }

@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -83,58 +82,9 @@ func TestNewerSchemaRefused(t *testing.T) {
 	}
 }
 
-// TestReopenKeepsEverything closes a store and opens its database again:
-// epochs, offsets, fences, messages, configuration and deletions persist.
+// TestReopenKeepsEverything closes a store and opens its database again
+// (see storetest.ReopenKeepsEverything).
 func TestReopenKeepsEverything(t *testing.T) {
 	dsn := pgtest.Shared(t).NewDatabase(t)
-	ctx := t.Context()
-	s, err := postgres.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lobby := storetest.Seed(t, s, "lobby", 30)
-	data := storetest.Batch(31, 1)
-	data[0].Data, data[0].CID, data[0].ReplyTo = []byte(`{"a":1}`), "c1", "m_2"
-	storetest.MustAppend(t, s, "lobby", lobby.Claim(), data)
-	cfg := persistence.RoomConfig{Private: true, PasswordHash: "$2a$10$hash", MaxMembers: 7}
-	if _, err := s.ConfigureRoom(ctx, "secret", cfg); err != nil {
-		t.Fatal(err)
-	}
-	storetest.Seed(t, s, "gone", 3)
-	if err := s.DeleteRoom(ctx, "gone"); err != nil {
-		t.Fatal(err)
-	}
-	wantRooms, err := s.ListRooms(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantMsgs := storetest.MustRead(t, s, "lobby", persistence.ReadQuery{Limit: 100}).Messages
-	wantCIDs, err := s.RecentCIDs(ctx, "lobby", 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	s2 := openDSN(t, dsn)
-	if got, err := s2.ListRooms(ctx); err != nil || !reflect.DeepEqual(got, wantRooms) {
-		t.Fatalf("ListRooms after reopen = %+v, %v\nwant %+v", got, err, wantRooms)
-	}
-	if got := storetest.MustRead(t, s2, "lobby", persistence.ReadQuery{Limit: 100}).Messages; !reflect.DeepEqual(got, wantMsgs) {
-		t.Fatalf("messages after reopen differ:\n%+v\nwant %+v", got, wantMsgs)
-	}
-	if got, err := s2.RecentCIDs(ctx, "lobby", 10); err != nil || !reflect.DeepEqual(got, wantCIDs) {
-		t.Fatalf("RecentCIDs after reopen = %+v, %v; want %+v", got, err, wantCIDs)
-	}
-	st := storetest.MustOpenRoom(t, s2, "lobby")
-	if st.Created || st.Epoch != lobby.Epoch || st.LastOffset != 31 || st.Fence <= lobby.Fence {
-		t.Fatalf("lobby after reopen = %+v, want epoch %s, last offset 31, fence > %d", st, lobby.Epoch, lobby.Fence)
-	}
-	if err := s2.Append(ctx, "lobby", lobby.Claim(), storetest.Batch(32, 1)); err == nil {
-		t.Fatal("the claim from before the reopen is still accepted")
-	}
-	if gone := storetest.MustOpenRoom(t, s2, "gone"); !gone.Created || gone.LastOffset != 0 {
-		t.Fatalf("deleted room after reopen = %+v, want created anew", gone)
-	}
+	storetest.ReopenKeepsEverything(t, func() (persistence.Store, error) { return postgres.Open(t.Context(), dsn) })
 }

@@ -3,11 +3,10 @@ package sqlite
 import (
 	"context"
 	"errors"
-	"fmt"
-	"sync"
 	"testing"
 
 	"github.com/troupe-chat/troupe/persistence"
+	"github.com/troupe-chat/troupe/persistence/storetest"
 )
 
 // TestGroupCommitIsolatesEachRoom commits five rooms' batches in one
@@ -41,7 +40,7 @@ func TestGroupCommitIsolatesEachRoom(t *testing.T) {
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	req := func(c context.Context, room string, claim persistence.Claim) *appendReq {
-		return &appendReq{Ctx: c, Item: roomBatch{room: room, claim: claim, msgs: benchBatch(1, 3)}}
+		return &appendReq{Ctx: c, Item: roomBatch{room: room, claim: claim, msgs: storetest.Batch(1, 3)}}
 	}
 	wrongEpoch := claims["b"]
 	wrongEpoch.Epoch = "not-" + wrongEpoch.Epoch
@@ -76,49 +75,8 @@ func TestGroupCommitIsolatesEachRoom(t *testing.T) {
 	}
 }
 
-// TestConcurrentAppendsAreAllStored has 40 rooms append 25 batches each at
-// once (so transactions are shared) and checks every stream is whole and in
-// order.
+// TestConcurrentAppendsAreAllStored has many rooms append at once, so
+// transactions are shared (see storetest.ConcurrentAppends).
 func TestConcurrentAppendsAreAllStored(t *testing.T) {
-	s := openTest(t)
-	ctx := t.Context()
-	const rooms, batches, per = 40, 25, 2
-	var wg sync.WaitGroup
-	errs := make(chan error, rooms)
-	for i := range rooms {
-		room := fmt.Sprintf("r%d", i)
-		st, err := s.OpenRoom(ctx, room)
-		if err != nil {
-			t.Fatal(err)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for b := range batches {
-				if err := s.Append(ctx, room, st.Claim(), benchBatch(uint64(b*per+1), per)); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
-	for i := range rooms {
-		res, err := s.Read(ctx, fmt.Sprintf("r%d", i), persistence.ReadQuery{Limit: 1000})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(res.Messages) != batches*per {
-			t.Fatalf("room r%d holds %d messages, want %d", i, len(res.Messages), batches*per)
-		}
-		for j, m := range res.Messages {
-			if m.Offset != uint64(j+1) {
-				t.Fatalf("room r%d: offset %d at position %d", i, m.Offset, j)
-			}
-		}
-	}
+	storetest.ConcurrentAppends(t, openTest(t))
 }

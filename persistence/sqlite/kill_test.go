@@ -1,102 +1,20 @@
 package sqlite
 
 import (
-	"bufio"
 	"context"
-	"fmt"
-	"io"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
-	"strings"
 	"testing"
 
 	"github.com/troupe-chat/troupe/persistence"
 	"github.com/troupe-chat/troupe/persistence/storetest"
 )
 
-// killChildEnv names the database file a re-executed test binary appends to
-// before it is killed.
-const killChildEnv = "TROUPE_PERSISTENCE_KILL_CHILD_DB"
-
-// TestSurvivesKill appends in a child process, kills it with SIGKILL
-// (os.Process.Kill) right after Append returned, without Close, and checks that
-// every acknowledged message is in the file.
+// TestSurvivesKill appends in a child process, kills it with SIGKILL right
+// after Append returned, without Close, and checks that every acknowledged
+// message is in the file (see storetest.SurvivesKill). The environment
+// variable names the database file the child appends to.
 func TestSurvivesKill(t *testing.T) {
-	if path := os.Getenv(killChildEnv); path != "" {
-		killChild(path)
-		return
-	}
-	path := filepath.Join(t.TempDir(), "troupe.db")
-	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestSurvivesKill$", "-test.count=1")
-	cmd.Env = append(os.Environ(), killChildEnv+"="+path)
-	stdin, err := cmd.StdinPipe() // kept open: the child blocks reading it
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = stdin.Close() }()
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var epoch string
-	var acked uint64
-	for sc := bufio.NewScanner(stdout); sc.Scan(); {
-		line := sc.Text()
-		if _, err := fmt.Sscanf(line, "acked %s %d", &epoch, &acked); err == nil && acked == 50 {
-			break
-		}
-		if strings.HasPrefix(line, "error") {
-			t.Fatalf("child: %s", line)
-		}
-	}
-	if acked != 50 {
-		_ = cmd.Process.Kill()
-		t.Fatalf("child acknowledged %d messages, want 50", acked)
-	}
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
-
-	s, err := Open(t.Context(), path)
-	if err != nil {
-		t.Fatalf("reopen after kill: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	st := storetest.MustOpenRoom(t, s, "r")
-	if st.Created || st.Epoch != epoch || st.LastOffset != acked {
-		t.Fatalf("room after kill = %+v, want epoch %s last offset %d", st, epoch, acked)
-	}
-	if got := storetest.Offsets(storetest.MustRead(t, s, "r", persistence.ReadQuery{Limit: 100}).Messages); !slices.Equal(got, storetest.Span(1, acked)) {
-		t.Fatalf("stream after kill = %v", got)
-	}
-}
-
-// killChild is the child side of TestSurvivesKill: it appends ten
-// batches, reports each acknowledged one, then waits to be killed.
-func killChild(path string) {
-	s, err := Open(context.Background(), path)
-	if err != nil {
-		fmt.Println("error", err)
-		return
-	}
-	st, err := s.OpenRoom(context.Background(), "r")
-	if err != nil {
-		fmt.Println("error", err)
-		return
-	}
-	for off := uint64(1); off <= 50; off += 5 {
-		if err := s.Append(context.Background(), "r", st.Claim(), storetest.Batch(off, 5)); err != nil {
-			fmt.Println("error", err)
-			return
-		}
-		fmt.Printf("acked %s %d\n", st.Epoch, off+4)
-	}
-	_, _ = io.Copy(io.Discard, os.Stdin) // until killed; the store is never closed
+	storetest.SurvivesKill(t, "TROUPE_PERSISTENCE_KILL_CHILD_DB",
+		func() string { return filepath.Join(t.TempDir(), "troupe.db") },
+		func(ctx context.Context, path string) (persistence.Store, error) { return Open(ctx, path) })
 }

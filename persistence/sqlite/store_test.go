@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,68 +35,11 @@ func openTest(t *testing.T) *Store {
 	return s
 }
 
-// TestReopenKeepsEverything closes a store and opens its file again:
-// epochs, offsets, messages, configuration and deletions must all persist.
+// TestReopenKeepsEverything closes a store and opens its file again (see
+// storetest.ReopenKeepsEverything).
 func TestReopenKeepsEverything(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "troupe.db")
-	ctx := t.Context()
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lobby := storetest.Seed(t, s, "lobby", 30)
-	data := storetest.Batch(31, 1)
-	data[0].Data, data[0].CID, data[0].ReplyTo = []byte(`{"a":1}`), "c1", "m_2"
-	storetest.MustAppend(t, s, "lobby", lobby.Claim(), data)
-	cfg := persistence.RoomConfig{Private: true, PasswordHash: "$2a$10$hash", MaxMembers: 7}
-	if _, err := s.ConfigureRoom(ctx, "secret", cfg); err != nil {
-		t.Fatal(err)
-	}
-	storetest.Seed(t, s, "gone", 3)
-	if err := s.DeleteRoom(ctx, "gone"); err != nil {
-		t.Fatal(err)
-	}
-	wantRooms, err := s.ListRooms(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantMsgs := storetest.MustRead(t, s, "lobby", persistence.ReadQuery{Limit: 100}).Messages
-	wantCIDs, err := s.RecentCIDs(ctx, "lobby", 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	s2, err := Open(ctx, path)
-	if err != nil {
-		t.Fatalf("reopen: %v", err)
-	}
-	t.Cleanup(func() { _ = s2.Close() })
-	if got, err := s2.ListRooms(ctx); err != nil || !reflect.DeepEqual(got, wantRooms) {
-		t.Fatalf("ListRooms after reopen = %+v, %v\nwant %+v", got, err, wantRooms)
-	}
-	if got := storetest.MustRead(t, s2, "lobby", persistence.ReadQuery{Limit: 100}).Messages; !reflect.DeepEqual(got, wantMsgs) || len(got) != 31 {
-		t.Fatalf("messages after reopen differ (%d, want %d)", len(got), len(wantMsgs))
-	}
-	if got, err := s2.RecentCIDs(ctx, "lobby", 10); err != nil || !reflect.DeepEqual(got, wantCIDs) || len(got) != 1 {
-		t.Fatalf("RecentCIDs after reopen = %+v, %v; want %+v", got, err, wantCIDs)
-	}
-	st := storetest.MustOpenRoom(t, s2, "lobby")
-	if st.Created || st.Epoch != lobby.Epoch || st.LastOffset != 31 {
-		t.Fatalf("OpenRoom after reopen = %+v, want epoch %s last offset 31", st, lobby.Epoch)
-	}
-	if got := storetest.MustOpenRoom(t, s2, "secret"); got.Created || got.Config != cfg {
-		t.Fatalf("configured room after reopen = %+v", got)
-	}
-	if _, err := s2.LookupRoom(ctx, "gone"); !errors.Is(err, persistence.ErrNoSuchRoom) {
-		t.Fatalf("deleted room after reopen: %v", err)
-	}
-	storetest.MustAppend(t, s2, "lobby", st.Claim(), storetest.Batch(32, 2))
-	if err := s2.Append(ctx, "lobby", st.Claim(), storetest.Batch(32, 1)); !errors.Is(err, persistence.ErrOffsetMismatch) {
-		t.Fatalf("overlapping append after reopen: %v", err)
-	}
+	storetest.ReopenKeepsEverything(t, func() (persistence.Store, error) { return Open(t.Context(), path) })
 }
 
 // TestAppendRollsBack makes the database itself fail an insert in the
