@@ -141,3 +141,23 @@ func FailPending[T any](group []*Request[T], err error) {
 		}
 	}
 }
+
+// Live returns the requests of group still worth committing, in order: a
+// request whose context has ended gets that error as its outcome, and so does
+// one for which check (say, "is the store still open") fails; the others are
+// returned. The commit function calls it first.
+func Live[T any](group []*Request[T], check func() error) []*Request[T] {
+	live := make([]*Request[T], 0, len(group))
+	for _, r := range group {
+		if err := r.Ctx.Err(); err != nil {
+			r.Err = err
+			continue
+		}
+		if err := check(); err != nil {
+			r.Err = err
+			continue
+		}
+		live = append(live, r)
+	}
+	return live
+}

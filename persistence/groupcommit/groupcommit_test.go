@@ -411,3 +411,20 @@ func TestEachInSavepoint(t *testing.T) {
 		t.Fatalf("stored %d, %v; want 1 and the release's error", stored, err)
 	}
 }
+
+// TestLive skips ended and refused requests, giving them their reason.
+func TestLive(t *testing.T) {
+	ended, cancel := context.WithCancel(t.Context())
+	cancel()
+	closed := errors.New("closed")
+	group := []*Request[int]{{Ctx: t.Context(), Item: 1}, {Ctx: ended, Item: 2}, {Ctx: t.Context(), Item: 3}}
+	if live := Live(group, func() error { return nil }); len(live) != 2 || live[0].Item != 1 || live[1].Item != 3 {
+		t.Fatalf("live %v", live)
+	}
+	if !errors.Is(group[1].Err, context.Canceled) || group[0].Err != nil {
+		t.Fatalf("outcomes %v, %v", group[0].Err, group[1].Err)
+	}
+	if live := Live(group[:1], func() error { return closed }); len(live) != 0 || group[0].Err != closed {
+		t.Fatalf("live %v, outcome %v", live, group[0].Err)
+	}
+}

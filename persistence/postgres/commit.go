@@ -55,18 +55,7 @@ const (
 // The commit runs until every live request's context has ended; requests
 // for the same room are applied in arrival order.
 func (s *Store) commitGroup(ctx context.Context, group []*appendReq) {
-	live := make([]*appendReq, 0, len(group))
-	for _, r := range group {
-		if err := r.Ctx.Err(); err != nil {
-			r.Err = err
-			continue
-		}
-		if err := s.check(); err != nil {
-			r.Err = err
-			continue
-		}
-		live = append(live, r)
-	}
+	live := groupcommit.Live(group, s.check)
 	if len(live) == 0 {
 		return
 	}

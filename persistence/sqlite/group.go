@@ -33,18 +33,7 @@ func (s *Store) newCommits() *groupcommit.Queue[roomBatch] {
 
 // commitGroup runs batch in one transaction, setting each request's Err.
 func (s *Store) commitGroup(ctx context.Context, batch []*appendReq) {
-	live := batch[:0:0]
-	for _, r := range batch {
-		if err := r.Ctx.Err(); err != nil {
-			r.Err = err
-			continue
-		}
-		if err := s.check(); err != nil {
-			r.Err = err
-			continue
-		}
-		live = append(live, r)
-	}
+	live := groupcommit.Live(batch, s.check)
 	if len(live) == 0 {
 		return
 	}
