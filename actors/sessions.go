@@ -215,6 +215,7 @@ func (s *sessionsActor) openHeld(ctx actor.Context, m *openSession) {
 		s.byConn[m.Conn.Id] = m.Requested
 		rec.seq++
 		rec.name = m.Name
+		s.env.metrics.SessionsOpened.WithLabelValues("resumed").Inc()
 		ctx.Send(m.Conn, &sessionOpened{Session: m.Requested, UserID: rec.userID, Name: m.Name, Resumed: true})
 		return
 	}
@@ -230,6 +231,7 @@ func (s *sessionsActor) openHeld(ctx actor.Context, m *openSession) {
 	s.sessions[id] = rec
 	s.byConn[m.Conn.Id] = id
 	s.env.metrics.SessionsActive.Inc()
+	s.env.metrics.SessionsOpened.WithLabelValues("new").Inc()
 	ctx.Send(m.Conn, &sessionOpened{Session: id, UserID: rec.userID, Name: m.Name})
 }
 

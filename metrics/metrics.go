@@ -45,6 +45,20 @@ type Metrics struct {
 	// SessionsActive is the number of live sessions, including those in their
 	// resume grace period (troupe_sessions_active).
 	SessionsActive prometheus.Gauge
+	// SessionsOpened counts welcomed hellos by kind: "new" sessions and
+	// "resumed" ones, a reconnect that kept its session
+	// (troupe_sessions_opened_total{kind}).
+	SessionsOpened *prometheus.CounterVec
+
+	// HeartbeatRTT observes the seconds from a heartbeat ping written to a
+	// connection to its pong (troupe_heartbeat_rtt_seconds; 250µs to 10s).
+	HeartbeatRTT prometheus.Histogram
+	// BytesIn counts the payload bytes of the WebSocket frames clients sent
+	// (troupe_bytes_in_total).
+	BytesIn prometheus.Counter
+	// BytesOut counts the bytes of the WebSocket frames written to clients,
+	// headers included (troupe_bytes_out_total).
+	BytesOut prometheus.Counter
 
 	// MessagesStored counts messages written to the store
 	// (troupe_messages_stored_total).
@@ -157,6 +171,23 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "troupe_sessions_active",
 			Help: "Live sessions, including those in their resume grace period.",
 		}),
+		SessionsOpened: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "troupe_sessions_opened_total",
+			Help: "Welcomed hellos, by kind: a new session, or a resumed one (a reconnect that kept its session).",
+		}, []string{"kind"}),
+		HeartbeatRTT: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "troupe_heartbeat_rtt_seconds",
+			Help:    "Seconds from a heartbeat ping written to a connection to its pong.",
+			Buckets: prometheus.ExponentialBucketsRange(250e-6, 10, 16),
+		}),
+		BytesIn: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "troupe_bytes_in_total",
+			Help: "Payload bytes of the WebSocket frames clients sent.",
+		}),
+		BytesOut: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "troupe_bytes_out_total",
+			Help: "Bytes of the WebSocket frames written to clients, headers included.",
+		}),
 
 		MessagesStored: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "troupe_messages_stored_total",
@@ -239,7 +270,8 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.ConnectionsActive, m.ConnectionsOpened, m.ConnectionsClosed, m.UpgradesRejected,
 		m.FramesIn, m.FramesOut,
 		m.Deliveries, m.Drops,
-		m.RoomsActive, m.UsersActive, m.SessionsActive,
+		m.RoomsActive, m.UsersActive, m.SessionsActive, m.SessionsOpened,
+		m.HeartbeatRTT, m.BytesIn, m.BytesOut,
 		m.MessagesStored, m.BatchSize,
 		m.StoreLatency, m.PublishDeliverLatency,
 		m.ActorRestarts, m.ActorCrashes, m.RoomsStoppedByBudget,

@@ -78,6 +78,18 @@ const maxIovecs = 1024
 // errWouldBlock reports a write the kernel could not take at once.
 var errWouldBlock = errors.New("transport: socket buffer full")
 
+// headerLen is the length of the header frameHeader writes for a payload
+// of n bytes.
+func headerLen(n int) int {
+	switch {
+	case n < 126:
+		return 2
+	case n <= 0xFFFF:
+		return 4
+	}
+	return 10
+}
+
 // frameHeader appends the header of an unmasked, unfragmented server frame
 // (RFC 6455 §5.2) with opcode op and a payload of n bytes.
 func frameHeader(dst []byte, op byte, n int) []byte {

@@ -26,6 +26,7 @@ type socket struct {
 	metrics      *metrics.Metrics // static
 	clock        actors.Clock     // static: the engine's clock, for LastActive
 	lastActive   atomic.Int64     // Unix nanoseconds of the last inbound frame
+	pingWritten  atomic.Int64     // real-time Unix nanoseconds the last ping went out, 0 once its pong came
 
 	mu          sync.Mutex
 	queue       [][]byte // guarded by mu
@@ -119,6 +120,14 @@ func (s *socket) Close(code int, reason string) {
 	s.startWriter()
 }
 
+// ponged observes the heartbeat round trip when a pong answers the ping the
+// socket wrote last (an unsolicited pong, or a second one, is not counted).
+func (s *socket) ponged() {
+	if sent := s.pingWritten.Swap(0); sent != 0 {
+		s.metrics.HeartbeatRTT.Observe(float64(time.Now().UnixNano()-sent) / 1e9)
+	}
+}
+
 // LastActive implements actors.Peer.
 func (s *socket) LastActive() time.Time { return time.Unix(0, s.lastActive.Load()) }
 
@@ -185,6 +194,10 @@ func (s *socket) flush(scratch *flushScratch) {
 	s.mu.Unlock()
 
 	iov, total := scratch.build(frames, ping)
+	if ping {
+		s.pingWritten.Store(time.Now().UnixNano())
+	}
+	s.metrics.BytesOut.Add(float64(total)) // what is not written now is by the blocking writer, or the socket is cut
 	n, err := s.cork.writeNow(iov)
 	if err != nil && !errors.Is(err, errWouldBlock) {
 		scratch.reset()
@@ -318,6 +331,7 @@ func (s *socket) write() {
 			s.cork.cork()
 		}
 		if ping {
+			s.pingWritten.Store(time.Now().UnixNano())
 			ok = s.writeFrame(gws.OpcodePing, nil)
 		}
 		for i, f := range frames {
@@ -353,6 +367,7 @@ func (s *socket) writeFrame(op gws.Opcode, b []byte) bool {
 	if err := s.conn.SetWriteDeadline(time.Now().Add(s.writeTimeout)); err != nil {
 		return false
 	}
+	s.metrics.BytesOut.Add(float64(headerLen(len(b)) + len(b)))
 	return s.conn.WriteMessage(op, b) == nil
 }
 

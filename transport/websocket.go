@@ -93,6 +93,7 @@ func (h *wsHandler) OnPing(c *gws.Conn, payload []byte) {
 func (h *wsHandler) OnPong(c *gws.Conn, _ []byte) {
 	if wc := connOf(c); wc != nil {
 		h.srv.alive(c, wc)
+		wc.sock.ponged()
 	}
 }
 
@@ -104,6 +105,7 @@ func (h *wsHandler) OnMessage(c *gws.Conn, msg *gws.Message) {
 		return
 	}
 	h.srv.alive(c, wc)
+	h.srv.metrics.BytesIn.Add(float64(len(msg.Bytes())))
 	var cmd actors.Command
 	if msg.Opcode != gws.OpcodeText {
 		h.srv.metrics.FramesIn.WithLabelValues("binary").Inc()
