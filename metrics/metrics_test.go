@@ -69,11 +69,17 @@ func touch(m *Metrics) {
 	m.StoreRetries.Inc()
 	m.DrillRuns.WithLabelValues("kill_room", "ok").Inc()
 	m.DrillRecovery.WithLabelValues("room-crash").Observe(0.01)
+	m.SessionsOpened.WithLabelValues("resumed").Inc()
+	m.HeartbeatRTT.Observe(0.002)
+	m.BytesIn.Add(10)
+	m.BytesOut.Add(20)
 }
 
 var wantNames = []string{
 	"troupe_actor_crashes_total",
 	"troupe_actor_restarts_total",
+	"troupe_bytes_in_total",
+	"troupe_bytes_out_total",
 	"troupe_connections_active",
 	"troupe_connections_closed_total",
 	"troupe_connections_opened_total",
@@ -84,6 +90,7 @@ var wantNames = []string{
 	"troupe_errors_sent_total",
 	"troupe_frames_in_total",
 	"troupe_frames_out_total",
+	"troupe_heartbeat_rtt_seconds",
 	"troupe_heartbeat_timeouts_total",
 	"troupe_limit_rejections_total",
 	"troupe_mailbox_depth",
@@ -94,6 +101,7 @@ var wantNames = []string{
 	"troupe_rooms_active",
 	"troupe_rooms_stopped_total",
 	"troupe_sessions_active",
+	"troupe_sessions_opened_total",
 	"troupe_slow_consumer_closes_total",
 	"troupe_store_latency_seconds",
 	"troupe_store_retries_total",

@@ -14,7 +14,7 @@ import (
 // fault) keep their place in the stream.
 type corkConn struct {
 	net.Conn
-	raw    syscall.RawConn // static: Conn's descriptor for non-blocking writes; nil if it has none
+	raw     syscall.RawConn // static: Conn's descriptor for non-blocking writes; nil if it has none
 	mu      sync.Mutex
 	corked  bool
 	buf     *[]byte // pooled while corked, nil otherwise
