@@ -1,7 +1,7 @@
 # troupe — common tasks. `make test` is the one command that runs every test.
 GO ?= go
 
-.PHONY: all build run test test-go test-js test-browser node-deps test-short fuzz bench vet fmt cross
+.PHONY: all build run test deps test-go test-js test-browser node-deps test-short fuzz bench vet fmt cross
 
 all: build
 
@@ -13,8 +13,12 @@ run:
 
 # Every test: Go (race detector, twice, so flaky tests fail here), the
 # JavaScript client against a real server, and the web pages in headless
-# Chromium (/usr/bin/chromium; .ci/run installs it).
-test: vet test-go test-js test-browser
+# Chromium (/usr/bin/chromium). The system packages they drive are installed
+# first when missing (.ci/deps: Debian, as root or with sudo).
+test: deps vet test-go test-js test-browser
+
+deps:
+	@bash .ci/deps
 
 test-go:
 	$(GO) test -race -count=2 -timeout 20m ./...
