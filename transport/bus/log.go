@@ -23,12 +23,11 @@ type serverLogger struct {
 	log *slog.Logger
 
 	mu    sync.Mutex
-	fatal error         // first fatal line, nil if none
-	fired chan struct{} // closed at the first fatal line
+	fatal error // first fatal line, nil if none
 }
 
 func newServerLogger(log *slog.Logger) *serverLogger {
-	return &serverLogger{log: log, fired: make(chan struct{})}
+	return &serverLogger{log: log}
 }
 
 func (l *serverLogger) logf(level slog.Level, format string, v []any) {
@@ -63,7 +62,6 @@ func (l *serverLogger) Fatalf(format string, v ...any) {
 	defer l.mu.Unlock()
 	if l.fatal == nil {
 		l.fatal = fmt.Errorf("nats-server: %s", msg)
-		close(l.fired)
 	}
 }
 
