@@ -102,6 +102,8 @@ func (c *connActor) Receive(ctx actor.Context) {
 		}
 	case *sessionOpened:
 		c.welcome(ctx, m)
+	case *connAttached:
+		c.attached(ctx)
 	case *sessionRefused:
 		if c.phase == phaseSession {
 			c.fail(c.helloID, CodeLimitExceeded, fmt.Sprintf("this user already has %d connections, the most allowed", m.Limit))
@@ -290,7 +292,6 @@ func (c *connActor) welcome(ctx actor.Context, m *sessionOpened) {
 	if c.phase != phaseSession {
 		return
 	}
-	c.phase = phaseOpen
 	c.opening = false
 	c.session = m.Session
 	c.user = UserRef{ID: m.UserID, Name: m.Name}
@@ -298,21 +299,30 @@ func (c *connActor) welcome(ctx actor.Context, m *sessionOpened) {
 	cfg := c.env.cfg
 	c.armExpiry() // before the welcome: a client that sees it can rely on the timer
 	// The shard and the user actor know the connection before the client
-	// learns it is welcome (a drill or an API call may follow at once); the
-	// user actor gets the peer only after the welcome is queued, so no push
-	// can overtake it.
+	// learns it is welcome (a drill, an API call or a direct message may
+	// follow at once): the user actor queues the welcome as it attaches the
+	// connection, so no push of its own can overtake it, and tells us with
+	// connAttached; frames keep queueing here until then.
 	ctx.Send(ctx.Parent(), &connWelcomed{Conn: c.self, User: c.user.ID})
 	c.env.registry.ensureUser(c.user.ID)
-	c.reply(Welcome{
+	c.env.registry.sendUser(c.user.ID, &attachConn{Conn: c.self, Peer: c.peer, User: c.user, Welcome: &Welcome{
 		ID: c.helloID, Session: m.Session, User: c.user, Resumed: m.Resumed,
 		HeartbeatMS: cfg.HeartbeatInterval.Milliseconds(), TimeoutMS: cfg.IdleTimeout.Milliseconds(),
 		FrameBytes: cfg.MaxFrameBytes, RatePerS: cfg.RateLimit, ServerTime: c.env.clock.Now().UnixMilli(),
-	})
-	c.env.registry.sendUser(c.user.ID, &attachConn{Conn: c.self, Peer: c.peer, User: c.user})
+	}})
 	// Attributes are given per line: a logger kept per connection (slog.With)
 	// would cost ~0.5 KiB of every idle connection's memory.
 	c.env.log.Debug("session opened", "conn", c.self.Id, "ip", c.info.RemoteIP,
 		"user", m.UserID, "session", m.Session, "resumed", m.Resumed)
+}
+
+// attached opens the connection once its user actor has it and has queued
+// its welcome: the frames that arrived meanwhile are handled, in order.
+func (c *connActor) attached(ctx actor.Context) {
+	if c.phase != phaseSession || c.session == "" {
+		return
+	}
+	c.phase = phaseOpen
 	queued := c.queued
 	c.queued = nil
 	for _, q := range queued {

@@ -148,7 +148,16 @@ type attachConn struct {
 	Conn *actor.PID
 	Peer Peer
 	User UserRef
+	// Welcome, when set, is queued to Peer by the user actor as it attaches
+	// the connection, which it then tells with connAttached: the client
+	// learns it is welcome only once direct messages reach it, and no push
+	// of the user actor can overtake the welcome.
+	Welcome *Welcome
 }
+
+// connAttached tells a connection actor that its user actor has it (and
+// has queued its welcome).
+type connAttached struct{}
 
 // detachConn unregisters a connection from its user actor.
 type detachConn struct {

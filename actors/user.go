@@ -68,6 +68,10 @@ func (u *userActor) handle(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *attachConn:
 		u.entry.attach(m.Conn.Id, m.Peer)
+		if m.Welcome != nil {
+			u.env.sendTo(m.Peer, *m.Welcome)
+			ctx.Send(m.Conn, &connAttached{})
+		}
 	case *detachConn:
 		u.entry.detach(m.Conn.Id)
 		u.armIdle()
