@@ -8,6 +8,13 @@ import (
 	"time"
 )
 
+// Measured on the project's 2-core machine (go test -bench . -benchtime 2s
+// -count 3), both servers and both clients in one process:
+//
+//	throughput  230k–460k msgs/s (22–46 MB/s of payload), 5 allocs/op
+//	one-way     p50 44–59 µs, p99 134–209 µs
+//	request     p50 95–121 µs, p99 298–361 µs (round trip)
+
 // benchPair starts two routed nodes and returns a connection to each, with
 // the subscriber's interest already known to the publisher's node.
 func benchPair(b *testing.B, subject string, handler func([]byte)) (pub *Conn) {
