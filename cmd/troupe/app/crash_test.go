@@ -3,7 +3,6 @@ package app_test
 import (
 	"bufio"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -12,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/troupe-chat/troupe/persistence/pgtest"
 )
 
 // serverProcess is troupe running as a real child process.
@@ -100,9 +101,24 @@ func TestAckedMessagesSurviveSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills a server process")
 	}
+	killAndRecover(t, "sqlite://"+filepath.Join(t.TempDir(), "troupe.db"))
+}
+
+// TestAckedMessagesSurviveSIGKILLOnPostgres is the same on a real
+// PostgreSQL store: the server process dies with its pool's transactions in
+// flight, and the next process finds every acked message.
+func TestAckedMessagesSurviveSIGKILLOnPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills a server process")
+	}
+	killAndRecover(t, pgtest.New(t).NewDatabase(t))
+}
+
+// killAndRecover pipelines sends to a server process on store, SIGKILLs it
+// after 300 acks, starts another on the same store and recovers the room.
+func killAndRecover(t *testing.T, store string) {
 	bin := buildTroupe(t)
-	db := filepath.Join(t.TempDir(), "troupe.db")
-	flags := []string{"--store", "sqlite://" + db, "--rate-limit", "0"}
+	flags := []string{"--store", store, "--rate-limit", "0"}
 
 	srv := startProcess(t, bin, flags...)
 	c := mustDial(t, srv.addr)
@@ -180,5 +196,4 @@ func TestAckedMessagesSurviveSIGKILL(t *testing.T) {
 	if len(acked) < killAfter {
 		t.Fatalf("only %d acks", len(acked))
 	}
-	_ = os.Remove(db)
 }
