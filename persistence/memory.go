@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // MemoryRetention is how many messages Memory keeps per room: when a room's
@@ -17,9 +18,10 @@ const MemoryRetention = 10_000
 // Memory is a Store that keeps everything in process memory; nothing survives
 // the process. It is meant for tests, development and ephemeral deployments.
 //
-// A single sync.RWMutex guards all rooms and sessions: writes (OpenRoom,
-// Append, Trim, ConfigureRoom, DeleteRoom, the session writes, Close) take it
-// exclusively, reads share it.
+// A single sync.RWMutex guards all rooms, sessions and leases: writes
+// (OpenRoom, ClaimRoom, Append, Trim, ConfigureRoom, DeleteRoom, the session
+// and lease writes, Close) take it exclusively, reads share it. Leases
+// expire by the local clock.
 // Messages are copied on the way in and out, so callers may reuse or modify
 // their slices and Data buffers freely.
 type Memory struct {
@@ -27,6 +29,7 @@ type Memory struct {
 	rooms    map[string]*memRoom      // guarded by mu
 	sessions map[string]SessionRecord // guarded by mu; Expires already normalised
 	fences   uint64                   // guarded by mu: the last fence handed out, for any room
+	leases   map[string]time.Time     // guarded by mu: node → expiry, by the local clock
 	closed   bool                     // guarded by mu
 }
 
@@ -34,6 +37,7 @@ type Memory struct {
 type memRoom struct {
 	epoch string
 	fence uint64 // the latest claim's fence
+	owner string // the latest claim's node, "" for OpenRoom's
 	last  uint64
 	cfg   RoomConfig
 	msgs  []Message // retained messages, consecutive ascending offsets ending at last
@@ -43,7 +47,8 @@ var _ Store = (*Memory)(nil)
 
 // NewMemory returns an empty in-memory store.
 func NewMemory() *Memory {
-	return &Memory{rooms: make(map[string]*memRoom), sessions: make(map[string]SessionRecord)}
+	return &Memory{rooms: make(map[string]*memRoom), sessions: make(map[string]SessionRecord),
+		leases: make(map[string]time.Time)}
 }
 
 // lockCheck returns the error a method must fail with before touching state:
@@ -69,14 +74,26 @@ func (m *Memory) OpenRoom(ctx context.Context, room string) (RoomState, error) {
 	if err := m.lockCheck(ctx, "open room", room); err != nil {
 		return RoomState{}, err
 	}
+	return m.claimLocked(room, ""), nil
+}
+
+// claimLocked claims room for owner ("" for none) under the next fence,
+// creating the room when missing. Callers hold mu exclusively.
+func (m *Memory) claimLocked(room, owner string) RoomState {
 	r, ok := m.rooms[room]
 	if !ok {
 		r = &memRoom{epoch: NewEpoch()}
 		m.rooms[room] = r
 	}
 	m.fences++
-	r.fence = m.fences
-	return RoomState{Room: room, Epoch: r.epoch, LastOffset: r.last, Config: r.cfg, Created: !ok, Fence: r.fence}, nil
+	r.fence, r.owner = m.fences, owner
+	return RoomState{Room: room, Epoch: r.epoch, LastOffset: r.last, Config: r.cfg, Created: !ok,
+		Fence: r.fence, Owner: owner}
+}
+
+// info returns the room as listed.
+func (r *memRoom) info(room string) RoomInfo {
+	return RoomInfo{Room: room, Epoch: r.epoch, LastOffset: r.last, Config: r.cfg, Owner: r.owner}
 }
 
 // Append implements Store. It verifies the room, the claim and the offsets
@@ -223,7 +240,7 @@ func (m *Memory) LookupRoom(ctx context.Context, room string) (RoomInfo, error) 
 	if !ok {
 		return RoomInfo{}, fmt.Errorf("memory: lookup room %s: %w", room, ErrNoSuchRoom)
 	}
-	return RoomInfo{Room: room, Epoch: r.epoch, LastOffset: r.last, Config: r.cfg}, nil
+	return r.info(room), nil
 }
 
 // ListRooms implements Store. Names are ordered bytewise, as the SQLite store
@@ -236,7 +253,7 @@ func (m *Memory) ListRooms(ctx context.Context) ([]RoomInfo, error) {
 	}
 	out := make([]RoomInfo, 0, len(m.rooms))
 	for name, r := range m.rooms {
-		out = append(out, RoomInfo{Room: name, Epoch: r.epoch, LastOffset: r.last, Config: r.cfg})
+		out = append(out, r.info(name))
 	}
 	slices.SortFunc(out, func(a, b RoomInfo) int { return strings.Compare(a.Room, b.Room) })
 	return out, nil
@@ -271,5 +288,6 @@ func (m *Memory) Close() error {
 	m.closed = true
 	m.rooms = nil
 	m.sessions = nil
+	m.leases = nil
 	return nil
 }

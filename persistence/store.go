@@ -46,14 +46,17 @@ type RoomState struct {
 	Epoch      string // changes only when the room's history is lost or erased
 	LastOffset uint64 // 0 for an empty stream
 	Config     RoomConfig
-	Created    bool // true when OpenRoom created the room just now
+	Created    bool // true when OpenRoom or ClaimRoom created the room just now
 	// Fence is the token of this claim on the room: greater than every fence
 	// handed out for the room before. Appends carry it (see Claim).
 	Fence uint64
+	// Owner is the node this claim was made for: the node ClaimRoom was
+	// called with, "" for OpenRoom's claims.
+	Owner string
 }
 
 // Claim is what one owner of a room writes under: the epoch and the fence
-// token OpenRoom handed it.
+// token OpenRoom or ClaimRoom handed it.
 type Claim struct {
 	Epoch string
 	Fence uint64
@@ -93,6 +96,10 @@ type RoomInfo struct {
 	Epoch      string
 	LastOffset uint64
 	Config     RoomConfig
+	// Owner is the node of the room's latest claim: "" when the room was
+	// never claimed or last claimed by OpenRoom. Whether the owner is still
+	// alive is for its lease to tell (see LeaseStore).
+	Owner string
 }
 
 // Store keeps room streams, room configuration and client sessions.
@@ -101,13 +108,27 @@ type RoomInfo struct {
 // OldestOffset, which a retention runner may issue beside them.
 type Store interface {
 	SessionStore
+	LeaseStore
 
 	// OpenRoom returns the room's stored state, creating the room with a fresh
 	// epoch (and Created set) when it does not exist. It claims the room for
-	// the caller: the returned Fence is greater than every fence handed out
-	// for the room before, so the appends of every earlier claim now fail with
-	// ErrFenced.
+	// the caller unconditionally, whoever owns it: the returned Fence is
+	// greater than every fence handed out for the room before, so the appends
+	// of every earlier claim now fail with ErrFenced. The claim has no owner
+	// (Owner ""): OpenRoom is for servers that are the store's only node;
+	// nodes of a cluster use ClaimRoom.
 	OpenRoom(ctx context.Context, room string) (RoomState, error)
+	// ClaimRoom is OpenRoom for a node of a cluster: it claims the room for
+	// node (Owner node, a new greater Fence, the room created when missing),
+	// but only when the room has no owner, node owns it already, or its
+	// owner's lease is missing or expired by the store's clock. The check
+	// and the claim are one atomic step, so of nodes racing for a room at
+	// most one wins. Otherwise it claims nothing and fails with an
+	// *OwnedError (wrapping ErrOwned) naming the owner. A node CheckNode
+	// rejects fails with ErrInvalidLease. ClaimRoom does not look at node's
+	// own lease: a node should renew it before claiming, or other nodes may
+	// take the room at once.
+	ClaimRoom(ctx context.Context, room, node string) (RoomState, error)
 	// Append stores msgs atomically (all or none) in the room's stream under
 	// the claim. Offsets must continue the stream without gaps
 	// (ErrOffsetMismatch); the claim's epoch must be the room's

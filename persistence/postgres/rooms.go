@@ -11,16 +11,16 @@ import (
 )
 
 const (
-	sqlRoomCols   = `name, epoch, last_offset, private, password_hash, max_members`
+	sqlRoomCols   = `name, epoch, last_offset, private, password_hash, max_members, owner`
 	sqlLookupRoom = `SELECT ` + sqlRoomCols + ` FROM rooms WHERE name = $1`
 	sqlListRooms  = `SELECT ` + sqlRoomCols + ` FROM rooms ORDER BY name`
 
 	// sqlClaimRoom creates the room under a new fence, or records a new
-	// fence on it. On conflict the SET runs with the row locked, so the
-	// fences recorded on a room grow in commit order. (The VALUES' nextval
-	// is then spent unused: fences may skip, never repeat.)
+	// fence on it, without owner. On conflict the SET runs with the row
+	// locked, so the fences recorded on a room grow in commit order. (The
+	// VALUES' nextval is then spent unused: fences may skip, never repeat.)
 	sqlClaimRoom = `INSERT INTO rooms (name, epoch, fence) VALUES ($1, $2, nextval('fences'))
-		ON CONFLICT (name) DO UPDATE SET fence = nextval('fences')
+		ON CONFLICT (name) DO UPDATE SET fence = nextval('fences'), owner = ''
 		RETURNING epoch, last_offset, fence, private, password_hash, max_members`
 
 	// sqlConfigureRoom creates the room (unclaimed: fence 0) or updates its
@@ -38,7 +38,7 @@ func scanRoom(row pgx.Row) (persistence.RoomInfo, error) {
 	var last int64
 	var maxMembers int32
 	err := row.Scan(&info.Room, &info.Epoch, &last, &info.Config.Private,
-		&info.Config.PasswordHash, &maxMembers)
+		&info.Config.PasswordHash, &maxMembers, &info.Owner)
 	info.LastOffset, info.Config.MaxMembers = uint64(last), int(maxMembers)
 	return info, err
 }

@@ -73,11 +73,24 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_expiry ON sessions (expires_at) WHERE expires_at IS NOT NULL;
 `
 
+// schemaV3 adds node leases and room owners, for ClaimRoom. A lease
+// expires by the database's clock (clock_timestamp()), never a node's;
+// rooms.owner is the node of the room's latest claim, empty for none.
+// Node names are text: the operator chooses them (persistence.CheckNode
+// keeps NUL out).
+const schemaV3 = `
+ALTER TABLE rooms ADD COLUMN owner text COLLATE "C" NOT NULL DEFAULT '';
+CREATE TABLE leases (
+	node    text COLLATE "C" NOT NULL PRIMARY KEY,
+	expires timestamptz NOT NULL
+);
+`
+
 // migrations returns the schema migrations in order; a database with the
 // first n applied is at schema version n. Append only: never edit a
 // migration that has shipped.
 func migrations() []string {
-	return []string{schemaV1, schemaV2}
+	return []string{schemaV1, schemaV2, schemaV3}
 }
 
 // migrate brings the schema up to date in one transaction, under an advisory

@@ -4,8 +4,9 @@
 // database sequence, and every write checks the claim in its transaction.
 //
 // The schema lives in the database's default schema (tables rooms,
-// messages, sessions, schema_versions, sequence fences); it is created and migrated by
-// Open.
+// messages, sessions, leases, schema_versions, sequence fences); it is
+// created and migrated by Open. Node leases expire by the database's clock,
+// so the nodes' clocks need not agree.
 package postgres
 
 import (
@@ -192,7 +193,8 @@ func lostConnection(err error) bool {
 func isContractError(err error) bool {
 	for _, e := range []error{persistence.ErrClosed, persistence.ErrNoSuchRoom, persistence.ErrEpochMismatch,
 		persistence.ErrFenced, persistence.ErrOffsetMismatch, persistence.ErrInvalidQuery,
-		persistence.ErrNoSuchSession, persistence.ErrInvalidTrim} {
+		persistence.ErrNoSuchSession, persistence.ErrInvalidTrim, persistence.ErrOwned,
+		persistence.ErrInvalidLease} {
 		if errors.Is(err, e) {
 			return true
 		}

@@ -11,7 +11,7 @@ import (
 )
 
 const (
-	sqlSelectRoom = `SELECT name, epoch, last_offset, private, password_hash, max_members FROM rooms`
+	sqlSelectRoom = `SELECT name, epoch, last_offset, private, password_hash, max_members, owner FROM rooms`
 	sqlLookupRoom = sqlSelectRoom + ` WHERE name = ?`
 )
 
@@ -25,7 +25,7 @@ func scanRoom(row rowScanner) (persistence.RoomInfo, error) {
 	var info persistence.RoomInfo
 	var last int64
 	err := row.Scan(&info.Room, &info.Epoch, &last, &info.Config.Private,
-		&info.Config.PasswordHash, &info.Config.MaxMembers)
+		&info.Config.PasswordHash, &info.Config.MaxMembers, &info.Owner)
 	info.LastOffset = uint64(last)
 	return info, err
 }
@@ -47,13 +47,14 @@ func (s *Store) lookupRoom(ctx context.Context, tx *sql.Tx, room string) (persis
 }
 
 // insertRoom creates the room with a fresh epoch and an empty stream, under
-// fence (0 for a room configured but not yet claimed).
-func insertRoom(ctx context.Context, tx *sql.Tx, room string, cfg persistence.RoomConfig, fence int64) (string, error) {
+// fence (0 for a room configured but not yet claimed) and owner ("" for
+// none).
+func insertRoom(ctx context.Context, tx *sql.Tx, room string, cfg persistence.RoomConfig, fence int64, owner string) (string, error) {
 	epoch := persistence.NewEpoch()
 	_, err := tx.ExecContext(ctx, `INSERT INTO rooms
-		(name, epoch, last_offset, private, password_hash, max_members, created_at, fence)
-		VALUES (?, ?, 0, ?, ?, ?, ?, ?)`,
-		room, epoch, cfg.Private, cfg.PasswordHash, cfg.MaxMembers, time.Now().UnixMilli(), fence)
+		(name, epoch, last_offset, private, password_hash, max_members, created_at, fence, owner)
+		VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?)`,
+		room, epoch, cfg.Private, cfg.PasswordHash, cfg.MaxMembers, time.Now().UnixMilli(), fence, owner)
 	return epoch, err
 }
 
@@ -64,35 +65,57 @@ func (s *Store) OpenRoom(ctx context.Context, room string) (persistence.RoomStat
 	if err := s.check(); err != nil {
 		return persistence.RoomState{}, fmt.Errorf("sqlite: open room %s: %w", room, err)
 	}
-	st, err := s.claimRoom(ctx, room)
+	st, err := s.claimRoom(ctx, room, "")
 	if err != nil {
 		return persistence.RoomState{}, fmt.Errorf("sqlite: open room %s: %w", room, err)
 	}
 	return st, nil
 }
 
-// claimRoom is OpenRoom without the error context.
-func (s *Store) claimRoom(ctx context.Context, room string) (persistence.RoomState, error) {
+// ClaimRoom implements persistence.Store. The owner's lease is checked, by
+// the local clock, in the claim's write transaction (BEGIN IMMEDIATE), so
+// claims of this process and of others sharing the file serialise.
+func (s *Store) ClaimRoom(ctx context.Context, room, node string) (persistence.RoomState, error) {
+	if err := persistence.CheckNode(node); err != nil {
+		return persistence.RoomState{}, fmt.Errorf("sqlite: claim room %s: %w", room, err)
+	}
+	if err := s.check(); err != nil {
+		return persistence.RoomState{}, fmt.Errorf("sqlite: claim room %s: %w", room, err)
+	}
+	st, err := s.claimRoom(ctx, room, node)
+	if err != nil {
+		return persistence.RoomState{}, fmt.Errorf("sqlite: claim room %s for %s: %w", room, node, err)
+	}
+	return st, nil
+}
+
+// claimRoom is OpenRoom (node "") and ClaimRoom without the error context.
+func (s *Store) claimRoom(ctx context.Context, room, node string) (persistence.RoomState, error) {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return persistence.RoomState{}, err
 	}
 	defer func() { _ = tx.Rollback() }()
+	if node != "" {
+		if err := ownerCheck(ctx, tx, room, node); err != nil {
+			return persistence.RoomState{}, err
+		}
+	}
 	var fence int64
 	if err := tx.QueryRowContext(ctx,
 		`UPDATE claims SET last_fence = last_fence + 1 WHERE id = 1 RETURNING last_fence`).Scan(&fence); err != nil {
 		return persistence.RoomState{}, fmt.Errorf("next fence: %w", err)
 	}
-	st := persistence.RoomState{Room: room, Fence: uint64(fence)}
+	st := persistence.RoomState{Room: room, Fence: uint64(fence), Owner: node}
 	info, err := s.lookupRoom(ctx, tx, room)
 	switch {
 	case err == nil:
 		st.Epoch, st.LastOffset, st.Config = info.Epoch, info.LastOffset, info.Config
-		if _, err := tx.ExecContext(ctx, `UPDATE rooms SET fence = ? WHERE name = ?`, fence, room); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE rooms SET fence = ?, owner = ? WHERE name = ?`, fence, node, room); err != nil {
 			return persistence.RoomState{}, fmt.Errorf("record fence: %w", err)
 		}
 	case errors.Is(err, persistence.ErrNoSuchRoom):
-		if st.Epoch, err = insertRoom(ctx, tx, room, persistence.RoomConfig{}, fence); err != nil {
+		if st.Epoch, err = insertRoom(ctx, tx, room, persistence.RoomConfig{}, fence, node); err != nil {
 			return persistence.RoomState{}, err
 		}
 		st.Created = true
@@ -137,7 +160,7 @@ func (s *Store) configureRoom(ctx context.Context, room string, cfg persistence.
 	}
 	created := n == 0
 	if created {
-		if _, err := insertRoom(ctx, tx, room, cfg, 0); err != nil {
+		if _, err := insertRoom(ctx, tx, room, cfg, 0, ""); err != nil {
 			return false, err
 		}
 	}

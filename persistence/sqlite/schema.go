@@ -63,11 +63,22 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_expiry ON sessions (expires_at) WHERE expires_at IS NOT NULL;
 `
 
+// schemaV4 adds node leases and room owners, for ClaimRoom. expires_at is
+// Unix microseconds by the local clock (SQLite stores serve one node);
+// rooms.owner is the node of the room's latest claim, empty for none.
+const schemaV4 = `
+ALTER TABLE rooms ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+CREATE TABLE leases (
+	node       TEXT    NOT NULL PRIMARY KEY,
+	expires_at INTEGER NOT NULL -- Unix microseconds
+) WITHOUT ROWID;
+`
+
 // migrations returns the schema migrations in order; after applying the
 // first n of them the database's user_version is n. Append only: never edit a
 // migration that has shipped.
 func migrations() []string {
-	return []string{schemaV1, schemaV2, schemaV3}
+	return []string{schemaV1, schemaV2, schemaV3, schemaV4}
 }
 
 // migrate brings the schema of the database behind w up to date in one

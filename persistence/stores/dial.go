@@ -264,3 +264,39 @@ func (d *dialing) DeleteExpiredSessions(ctx context.Context, now time.Time, limi
 	}
 	return s.DeleteExpiredSessions(ctx, now, limit)
 }
+
+// ClaimRoom implements persistence.Store.
+func (d *dialing) ClaimRoom(ctx context.Context, room, node string) (persistence.RoomState, error) {
+	s, err := d.store()
+	if err != nil {
+		return persistence.RoomState{}, err
+	}
+	return s.ClaimRoom(ctx, room, node)
+}
+
+// RenewLease implements persistence.Store.
+func (d *dialing) RenewLease(ctx context.Context, node string, ttl time.Duration) (persistence.Lease, error) {
+	s, err := d.store()
+	if err != nil {
+		return persistence.Lease{}, err
+	}
+	return s.RenewLease(ctx, node, ttl)
+}
+
+// ReleaseLease implements persistence.Store.
+func (d *dialing) ReleaseLease(ctx context.Context, node string) error {
+	s, err := d.store()
+	if err != nil {
+		return err
+	}
+	return s.ReleaseLease(ctx, node)
+}
+
+// Leases implements persistence.Store.
+func (d *dialing) Leases(ctx context.Context) ([]persistence.Lease, error) {
+	s, err := d.store()
+	if err != nil {
+		return nil, err
+	}
+	return s.Leases(ctx)
+}
