@@ -1,5 +1,6 @@
 // Package persistence defines how troupe stores room streams, room
-// configuration and client sessions: the Store interface (store.go), its types and sentinel
+// configuration, client sessions and node leases: the Store interface
+// (store.go, session.go, lease.go), its types and sentinel
 // errors, and the invariants every implementation keeps. It also holds the
 // in-memory store, Memory, which retains only the latest MemoryRetention
 // messages of each room and nothing across restarts.
@@ -49,6 +50,17 @@
 //     Read returns the retained messages only (with More right in both
 //     directions), Append continues after LastOffset, and no offset is used
 //     twice. OldestOffset names the first retained offset.
+//   - Claims are fenced: OpenRoom and ClaimRoom hand out a fence greater
+//     than every fence handed out for the room before, and Append under any
+//     other fence fails with ErrFenced. OpenRoom claims unconditionally and
+//     leaves the room without owner; ClaimRoom claims for a node, and only
+//     when the room has no owner, is the node's own, or its owner holds no
+//     live lease (else *OwnedError, wrapping ErrOwned), checked atomically
+//     with the claim, so of nodes racing for a room at most one wins.
+//     RoomState.Owner and RoomInfo.Owner name the node of the latest claim.
+//   - Node leases (LeaseStore) expire by the store's clock (the database's
+//     for PostgreSQL); Leases lists the live ones only, ordered by node.
+//     ReleaseLease makes the node's rooms claimable at once.
 //   - Sessions (SessionStore) are records keyed by ID; their Expires is kept
 //     in Unix milliseconds, and a zero Expires (attached) reads back zero
 //     and is never deleted by DeleteExpiredSessions.
