@@ -46,6 +46,38 @@ func TestDialWaitsForPostgres(t *testing.T) {
 	if info := storetest.MustLookup(t, s, "r"); info.LastOffset != 5 || info.Epoch != st.Epoch {
 		t.Fatalf("room through the dialed store = %+v", info)
 	}
+	storetest.MustRenew(t, s, "A", time.Hour)
+	if got := storetest.MustLeases(t, s); len(got) != 1 || got[0].Node != "A" {
+		t.Fatalf("Leases through the dialed store = %+v", got)
+	}
+	if c := storetest.MustClaim(t, s, "r", "A"); c.Owner != "A" || c.Fence <= st.Fence {
+		t.Fatalf("ClaimRoom through the dialed store = %+v", c)
+	}
+	storetest.MustRelease(t, s, "A")
+}
+
+// TestDialingClusterCallsWaitForTheStore: while the store is not open, the
+// lease and claim calls fail with ErrNotOpen, and after Close with ErrClosed.
+func TestDialingClusterCallsWaitForTheStore(t *testing.T) {
+	s, err := Dial(t.Context(), "postgres://u:secret@127.0.0.1:1/troupe?sslmode=disable", Backoff{Min: time.Hour, Max: time.Hour}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	for _, want := range []error{ErrNotOpen, persistence.ErrClosed} {
+		_, errClaim := s.ClaimRoom(ctx, "r", "A")
+		_, errRenew := s.RenewLease(ctx, "A", time.Second)
+		_, errLeases := s.Leases(ctx)
+		for name, err := range map[string]error{"ClaimRoom": errClaim, "RenewLease": errRenew,
+			"ReleaseLease": s.ReleaseLease(ctx, "A"), "Leases": errLeases} {
+			if !errors.Is(err, want) {
+				t.Errorf("%s: %v, want %v", name, err, want)
+			}
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // TestDialStopsRetryingOnClose closes a store still dialing: Close returns
