@@ -177,6 +177,8 @@ func newFlagSet(name string, c *Config, configPath *string) *flag.FlagSet {
 
 	fs.Float64Var(&c.RateLimit, "rate-limit", c.RateLimit, "inbound frames per second per connection; 0 disables")
 	fs.IntVar(&c.RateBurst, "rate-burst", c.RateBurst, "inbound frame burst per connection")
+	fs.BoolVar(&c.Compression, "compression", c.Compression, "negotiate permessage-deflate with clients that offer it (no context takeover; broadcasts deflated once)")
+	fs.IntVar(&c.CompressionMinBytes, "compression-min-bytes", c.CompressionMinBytes, "smallest frame sent compressed, in bytes")
 	fs.IntVar(&c.OutboxSize, "outbox-size", c.OutboxSize, "outbound queue capacity per connection, in frames")
 	fs.DurationVar(&c.WriteTimeout, "write-timeout", c.WriteTimeout, "time limit of one write to a connection")
 	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", c.ReadHeaderTimeout, "time limit to read an HTTP request's head (slow-loris guard)")

@@ -59,6 +59,11 @@ type Metrics struct {
 	// BytesOut counts the bytes of the WebSocket frames written to clients,
 	// headers included (troupe_bytes_out_total).
 	BytesOut prometheus.Counter
+	// DeflatedIn and DeflatedOut count, for the frames sent compressed
+	// (permessage-deflate), their bytes before and after deflating; their
+	// ratio is the compression ratio (troupe_deflate_input_bytes_total,
+	// troupe_deflate_output_bytes_total).
+	DeflatedIn, DeflatedOut prometheus.Counter
 
 	// MessagesStored counts messages written to the store
 	// (troupe_messages_stored_total).
@@ -188,6 +193,14 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "troupe_bytes_out_total",
 			Help: "Bytes of the WebSocket frames written to clients, headers included.",
 		}),
+		DeflatedIn: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "troupe_deflate_input_bytes_total",
+			Help: "Bytes of the frames sent compressed (permessage-deflate), before deflating.",
+		}),
+		DeflatedOut: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "troupe_deflate_output_bytes_total",
+			Help: "Bytes of the frames sent compressed (permessage-deflate), after deflating.",
+		}),
 
 		MessagesStored: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "troupe_messages_stored_total",
@@ -271,7 +284,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.FramesIn, m.FramesOut,
 		m.Deliveries, m.Drops,
 		m.RoomsActive, m.UsersActive, m.SessionsActive, m.SessionsOpened,
-		m.HeartbeatRTT, m.BytesIn, m.BytesOut,
+		m.HeartbeatRTT, m.BytesIn, m.BytesOut, m.DeflatedIn, m.DeflatedOut,
 		m.MessagesStored, m.BatchSize,
 		m.StoreLatency, m.PublishDeliverLatency,
 		m.ActorRestarts, m.ActorCrashes, m.RoomsStoppedByBudget,

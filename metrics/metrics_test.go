@@ -73,6 +73,8 @@ func touch(m *Metrics) {
 	m.HeartbeatRTT.Observe(0.002)
 	m.BytesIn.Add(10)
 	m.BytesOut.Add(20)
+	m.DeflatedIn.Add(300)
+	m.DeflatedOut.Add(100)
 }
 
 var wantNames = []string{
@@ -83,6 +85,8 @@ var wantNames = []string{
 	"troupe_connections_active",
 	"troupe_connections_closed_total",
 	"troupe_connections_opened_total",
+	"troupe_deflate_input_bytes_total",
+	"troupe_deflate_output_bytes_total",
 	"troupe_deliveries_total",
 	"troupe_drill_recovery_seconds",
 	"troupe_drill_runs_total",

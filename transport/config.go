@@ -49,6 +49,14 @@ type Config struct {
 	// limit (--max-conns-per-ip).
 	MaxConnsPerIP int `yaml:"max_conns_per_ip"`
 
+	// Compression negotiates permessage-deflate (RFC 7692) with clients that
+	// offer it, without context takeover, so a broadcast is deflated once for
+	// every member that negotiated it (--compression).
+	Compression bool `yaml:"compression"`
+	// CompressionMinBytes is the smallest frame sent compressed; smaller
+	// ones go out as they are (--compression-min-bytes).
+	CompressionMinBytes int `yaml:"compression_min_bytes"`
+
 	// CloseLinger is how long to wait for a client's close frame (no flag).
 	CloseLinger time.Duration `yaml:"-"`
 }
@@ -56,12 +64,14 @@ type Config struct {
 // DefaultConfig returns the transport's defaults, which are the server's.
 func DefaultConfig() Config {
 	return Config{
-		Addr:              "127.0.0.1:8080",
-		OutboxSize:        1024,
-		WriteTimeout:      10 * time.Second,
-		ReadHeaderTimeout: 5 * time.Second,
-		MaxTextBytes:      8192,
-		CloseLinger:       2 * time.Second,
+		Addr:                "127.0.0.1:8080",
+		OutboxSize:          1024,
+		WriteTimeout:        10 * time.Second,
+		ReadHeaderTimeout:   5 * time.Second,
+		MaxTextBytes:        8192,
+		Compression:         true,
+		CompressionMinBytes: 256,
+		CloseLinger:         2 * time.Second,
 	}
 }
 
@@ -74,6 +84,9 @@ func (c Config) Validate() error {
 	var errs []error
 	bad := func(name, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+	}
+	if c.CompressionMinBytes < 0 {
+		bad("--compression-min-bytes", "must be >= 0, got %d", c.CompressionMinBytes)
 	}
 	if err := checkAddr(c.Addr); err != nil {
 		bad("--addr", "%v", err)

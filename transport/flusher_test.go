@@ -82,7 +82,7 @@ func TestWriteNowSendsValidFrames(t *testing.T) {
 		frames = append(frames, bytes.Repeat([]byte{byte('a' + n%26)}, n))
 	}
 	var sc flushScratch
-	iov, total := sc.build(frames, true)
+	iov, total := sc.build(frames, true, nil, 0)
 	done := make(chan error, 1)
 	go func() {
 		r := bufio.NewReader(client)

@@ -27,6 +27,8 @@ type socket struct {
 	clock        actors.Clock     // static: the engine's clock, for LastActive
 	lastActive   atomic.Int64     // Unix nanoseconds of the last inbound frame
 	pingWritten  atomic.Int64     // real-time Unix nanoseconds the last ping went out, 0 once its pong came
+	deflate      *deflateCache    // static: set when the connection negotiated permessage-deflate
+	deflateMin   int              // static: smallest frame sent deflated
 
 	mu          sync.Mutex
 	queue       [][]byte // guarded by mu
@@ -193,7 +195,11 @@ func (s *socket) flush(scratch *flushScratch) {
 	s.ping = false
 	s.mu.Unlock()
 
-	iov, total := scratch.build(frames, ping)
+	iov, total := scratch.build(frames, ping, s.deflate, s.deflateMin)
+	if scratch.deflatedIn > 0 {
+		s.metrics.DeflatedIn.Add(float64(scratch.deflatedIn))
+		s.metrics.DeflatedOut.Add(float64(scratch.deflatedOut))
+	}
 	if ping {
 		s.pingWritten.Store(time.Now().UnixNano())
 	}
@@ -238,11 +244,16 @@ func (s *socket) flush(scratch *flushScratch) {
 type flushScratch struct {
 	iov     [][]byte
 	headers []byte
+	// The frames of the last build sent deflated: their bytes before and
+	// after deflating.
+	deflatedIn, deflatedOut int
 }
 
 // build returns the iovecs of ping (if set) and frames as text frames, and
-// their total length.
-func (sc *flushScratch) build(frames [][]byte, ping bool) ([][]byte, int) {
+// their total length. With d set (the connection negotiated
+// permessage-deflate), frames of at least min bytes go out deflated, RSV1 set,
+// each deflated once for all connections (see deflateCache).
+func (sc *flushScratch) build(frames [][]byte, ping bool, d *deflateCache, min int) ([][]byte, int) {
 	if sc.headers == nil {
 		// Never reallocated below: iovecs point into it.
 		sc.headers = make([]byte, 0, (maxFlushFrames+1)*10)
@@ -254,8 +265,15 @@ func (sc *flushScratch) build(frames [][]byte, ping bool) ([][]byte, int) {
 		total += 2
 	}
 	for _, f := range frames {
+		op := byte(0x1) // text
+		if d != nil && len(f) >= min {
+			sc.deflatedIn += len(f)
+			f = d.get(f)
+			sc.deflatedOut += len(f)
+			op |= 0x40 // RSV1: a compressed message (RFC 7692 §6)
+		}
 		start := len(sc.headers)
-		sc.headers = frameHeader(sc.headers, 0x1, len(f))
+		sc.headers = frameHeader(sc.headers, op, len(f))
 		sc.iov = append(sc.iov, sc.headers[start:len(sc.headers):len(sc.headers)], f)
 		total += len(sc.headers) - start + len(f)
 	}
@@ -266,6 +284,7 @@ func (sc *flushScratch) reset() {
 	clear(sc.iov)
 	sc.iov = sc.iov[:0]
 	sc.headers = sc.headers[:0]
+	sc.deflatedIn, sc.deflatedOut = 0, 0
 }
 
 // tail copies what follows the first n bytes of bufs.
@@ -336,7 +355,7 @@ func (s *socket) write() {
 		}
 		for i, f := range frames {
 			if ok {
-				ok = s.writeFrame(gws.OpcodeText, f)
+				ok = s.writeText(f)
 			}
 			frames[i] = nil
 		}
@@ -361,6 +380,25 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// writeText writes one queued frame: deflated through the shared cache, as
+// the flushers send it, when the connection negotiated compression, and
+// through gws otherwise.
+func (s *socket) writeText(f []byte) bool {
+	if s.deflate == nil || len(f) < s.deflateMin || s.cork == nil {
+		return s.writeFrame(gws.OpcodeText, f)
+	}
+	d := s.deflate.get(f)
+	frame := append(frameHeader(make([]byte, 0, 10+len(d)), 0x41, len(d)), d...)
+	if err := s.conn.SetWriteDeadline(time.Now().Add(s.writeTimeout)); err != nil {
+		return false
+	}
+	s.metrics.BytesOut.Add(float64(len(frame)))
+	s.metrics.DeflatedIn.Add(float64(len(f)))
+	s.metrics.DeflatedOut.Add(float64(len(d)))
+	_, err := s.cork.Write(frame) // one write: corkConn keeps it whole against gws's own frames
+	return err == nil
 }
 
 func (s *socket) writeFrame(op gws.Opcode, b []byte) bool {

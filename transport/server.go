@@ -55,6 +55,7 @@ type Server struct {
 	readers  sync.WaitGroup // read loops of upgraded connections
 	writers  sync.WaitGroup // sockets with a writer (a flusher's turn or a goroutine)
 	flushers *flushers      // static
+	deflate  *deflateCache  // static: broadcasts deflated once; nil without --compression
 
 	mu       sync.Mutex
 	conns    map[*wsConn]struct{} // guarded by mu
@@ -97,7 +98,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	handler := &wsHandler{srv: s}
 	opt := func(sub []string) *gws.ServerOption {
 		return &gws.ServerOption{
-			ReadMaxPayloadSize: protocol.MaxFrameBytes,
+			ReadMaxPayloadSize: readLimit(cfg, protocol),
 			ReadBufferSize:     readBufferSize,
 			NewSession:         newOneValueSession,
 			CheckUtf8Enabled:   true,
@@ -106,7 +107,20 @@ func New(cfg Config, deps Deps) (*Server, error) {
 			HandshakeTimeout:   cfg.ReadHeaderTimeout,
 			SubProtocols:       sub,
 			Logger:             gwsLogger{s.log},
+			// No context takeover either way: one deflated broadcast serves
+			// every member, and a connection holds no compression window.
+			// gws inflates what clients send, bounded by ReadMaxPayloadSize
+			// (a bomb is closed with 1009), and deflates what it writes
+			// itself; the flushers write broadcast frames deflated once.
+			PermessageDeflate: gws.PermessageDeflate{
+				Enabled:   cfg.Compression,
+				Level:     deflateLevel,
+				Threshold: cfg.CompressionMinBytes,
+			},
 		}
+	}
+	if cfg.Compression {
+		s.deflate = newDeflateCache(deflateLevel, deflateCacheFrames)
 	}
 	s.troupeUpgrader = gws.NewUpgrader(handler, opt([]string{wire.Subprotocol}))
 	s.plainUpgrader = gws.NewUpgrader(handler, opt(nil))
@@ -239,3 +253,18 @@ type gwsLogger struct{ log *slog.Logger }
 
 // Error implements gws.Logger.
 func (l gwsLogger) Error(v ...any) { l.log.Error("gws", "msg", fmt.Sprint(v...)) }
+
+// inflateHeadroom is how far beyond --max-frame-bytes gws may read or
+// inflate a message when compression is on, so that a deflate bomb within
+// it is closed with 1009 by OnMessage's own check (gws reports an inflation
+// over its limit as 1011). A bomb inflating past it still ends with gws's
+// 1011; the server stays up either way.
+const inflateHeadroom = 16
+
+// readLimit is gws's bound on one message, raw or inflated.
+func readLimit(cfg Config, protocol actors.Config) int {
+	if cfg.Compression {
+		return inflateHeadroom * protocol.MaxFrameBytes
+	}
+	return protocol.MaxFrameBytes
+}

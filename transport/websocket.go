@@ -106,6 +106,11 @@ func (h *wsHandler) OnMessage(c *gws.Conn, msg *gws.Message) {
 	}
 	h.srv.alive(c, wc)
 	h.srv.metrics.BytesIn.Add(float64(len(msg.Bytes())))
+	if len(msg.Bytes()) > h.srv.protocol.MaxFrameBytes {
+		// Read whole (or inflated) within gws's headroom: too big all the same.
+		wc.sock.Close(actors.CloseTooBig, "message too big")
+		return
+	}
 	var cmd actors.Command
 	if msg.Opcode != gws.OpcodeText {
 		h.srv.metrics.FramesIn.WithLabelValues("binary").Inc()
@@ -244,6 +249,9 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) {
 	}
 	if cork.raw != nil {
 		sock.flusher = s.flushers.pick()
+	}
+	if s.deflate != nil && offersDeflate(r.Header) {
+		sock.deflate, sock.deflateMin = s.deflate, s.cfg.CompressionMinBytes
 	}
 	sock.touch()
 	handle, err := s.engine.Connect(sock, actors.ConnInfo{RemoteIP: ip, QueryClaims: claims, Opened: time.Now()})

@@ -86,6 +86,27 @@ describe('demo chat page', () => {
     assert.equal(await textOf(alice.page.locator('#people-count')), '(1)')
   })
 
+  test('Chromium chats compressed: permessage-deflate is negotiated and long messages go deflated', async () => {
+    const alice = await open('alice')
+    const bob = await open('bob')
+    await alice.join('deflate')
+    await bob.join('deflate')
+    const ext = await alice.page.evaluate((url) => new Promise((resolve, reject) => {
+      const ws = new WebSocket(url.replace(/^http/, 'ws') + '/ws', 'troupe.v1')
+      ws.onopen = () => { resolve(ws.extensions); ws.close() }
+      ws.onerror = () => reject(new Error('websocket failed'))
+    }), server.url)
+    assert.match(ext, /permessage-deflate/)
+    assert.match(ext, /server_no_context_takeover/)
+    const deflatedBefore = await deflatedBytes(server)
+    const long = 'a long message goes out deflated, once for every member. '.repeat(12)
+    await alice.send(long)
+    await bob.message(long.trim(), { acked: true })
+    assert.ok(await deflatedBytes(server) > deflatedBefore, 'the broadcast went out deflated')
+    alice.assertNoErrors()
+    bob.assertNoErrors()
+  })
+
   test('public rooms are listed and can be joined and left', async () => {
     const alice = await open('alice')
     await alice.join('open-room')
@@ -390,3 +411,11 @@ describe('demo chat page', () => {
     assert.notEqual(outline, 'none')
   })
 })
+
+// deflatedBytes reads how many bytes the server has sent deflated
+// (troupe_deflate_output_bytes_total) from its /metrics.
+async function deflatedBytes(server) {
+  const text = await (await fetch(server.url + '/metrics')).text()
+  const m = text.match(/^troupe_deflate_output_bytes_total (\S+)$/m)
+  return m ? Number(m[1]) : 0
+}

@@ -167,6 +167,12 @@ func (c *Client) handshake(ctx context.Context, cn *conn) (*gws.Conn, error) {
 		RequestHeader:      hdr,
 		HandshakeTimeout:   c.opts.RequestTimeout,
 		ReadMaxPayloadSize: c.opts.MaxFrameBytes,
+		PermessageDeflate: gws.PermessageDeflate{
+			Enabled: c.opts.Compression,
+			// No context takeover, as troupe servers negotiate: every
+			// message is deflated on its own.
+			Threshold: compressMinBytes,
+		},
 	}, nc)
 	if !stop() {
 		cn.closeNet(nc)

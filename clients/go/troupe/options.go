@@ -87,6 +87,11 @@ type Options struct {
 	// Header holds extra headers of the upgrade request.
 	Header http.Header
 
+	// Compression offers permessage-deflate (RFC 7692) in the upgrade: a
+	// server that takes it sends its larger frames deflated, and the client
+	// deflates its own sends of compressMinBytes and more. Off by default.
+	Compression bool
+
 	// MaxFrameBytes is the largest frame the client reads. Default 64 MiB.
 	MaxFrameBytes int
 	// MaxQueuedEvents bounds the events waiting for OnEvent; when a push
@@ -176,3 +181,8 @@ func hostPort(u *url.URL) string {
 	}
 	return net.JoinHostPort(u.Hostname(), "80")
 }
+
+// compressMinBytes is the smallest send the client deflates when
+// compression was negotiated, as troupe servers' --compression-min-bytes
+// default.
+const compressMinBytes = 256
