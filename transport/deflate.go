@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/klauspost/compress/flate"
+	"github.com/troupe-chat/troupe/transport/wire"
 )
 
 // deflateCache compresses broadcast frames once for every connection that
@@ -18,7 +19,8 @@ import (
 // frame can take that address. Connections negotiate no context takeover,
 // so one deflated payload serves them all. Entries are evicted oldest
 // first; a frame flushed after its entry went is deflated again, which
-// costs CPU, never correctness.
+// costs CPU, never correctness. Replies (which go to one connection) are
+// deflated without being cached.
 type deflateCache struct {
 	level int
 	max   int // entries kept
@@ -52,6 +54,9 @@ func newDeflateCache(level, max int) *deflateCache {
 // stream of one sync-flushed block without its trailing 0x00 0x00 0xff
 // 0xff. The result is shared and must not be modified.
 func (c *deflateCache) get(frame []byte) []byte {
+	if wire.IsReply(frame) {
+		return c.deflate(frame) // one connection's: nothing to share, nothing to keep alive
+	}
 	key := frameKey{unsafe.SliceData(frame), len(frame)}
 	c.mu.Lock()
 	e := c.entries[key]
@@ -107,7 +112,12 @@ const deflateLevel = flate.BestSpeed
 
 // deflateCacheFrames bounds the deflated broadcasts kept for other outboxes
 // to reuse.
-const deflateCacheFrames = 4096
+const deflateCacheFrames = 1024
+
+// deflatePoolSize is the number of gws's shared deflaters (a power of two),
+// which inflate what clients send and deflate the few frames gws writes
+// itself; each holds a compressor and a 32 KiB buffer.
+const deflatePoolSize = 4
 
 // offersDeflate reports whether an upgrade request offers permessage-deflate,
 // judged exactly as gws judges it (the first Sec-WebSocket-Extensions

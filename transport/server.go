@@ -116,6 +116,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 				Enabled:   cfg.Compression,
 				Level:     deflateLevel,
 				Threshold: cfg.CompressionMinBytes,
+				PoolSize:  deflatePoolSize,
 			},
 		}
 	}

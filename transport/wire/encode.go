@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"math"
 	"strconv"
 	"unicode/utf8"
@@ -534,4 +535,19 @@ func AppendString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// IsReply reports whether frame, as Append writes frames, answers a request
+// (its head carries an id: {"type":"…","id":…) rather than being a push.
+// A reply goes to one connection; a push may be broadcast to many.
+func IsReply(frame []byte) bool {
+	const head = `{"type":"`
+	if !bytes.HasPrefix(frame, []byte(head)) {
+		return false
+	}
+	end := bytes.IndexByte(frame[len(head):], '"') // frame types hold no quote or escape
+	if end < 0 {
+		return false
+	}
+	return bytes.HasPrefix(frame[len(head)+end+1:], []byte(`,"id":`))
 }

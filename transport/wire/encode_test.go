@@ -214,3 +214,26 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatalf("got %q %s %v", back.Text, back.Data, err)
 	}
 }
+
+func TestIsReply(t *testing.T) {
+	for _, tc := range []struct {
+		frame actors.Frame
+		reply bool
+	}{
+		{actors.Ack{ID: 7, Room: "r", MsgID: "m", Offset: 1}, true},
+		{actors.Joined{ID: 1, Room: "r", Epoch: "e"}, true},
+		{actors.ErrorFrame{ID: 3, Code: "invalid", Message: "x"}, true},
+		{actors.Pong{ID: 2}, true},
+		{actors.ErrorFrame{Code: "invalid", Message: "no id"}, false},
+		{actors.RoomClosed{Room: "r", Reason: "moved"}, false},
+		{actors.PresenceDiff{Room: "r"}, false},
+		{actors.TypingPush{Room: "r", User: actors.UserRef{ID: "u"}, On: true}, false},
+	} {
+		if got := IsReply(Append(nil, tc.frame)); got != tc.reply {
+			t.Errorf("IsReply(%s) = %v, want %v", Append(nil, tc.frame), got, tc.reply)
+		}
+	}
+	if IsReply([]byte(`{"id":1,"type":"ack"}`)) || IsReply([]byte(`[]`)) || IsReply(nil) {
+		t.Error("IsReply accepted a frame not written by Append")
+	}
+}

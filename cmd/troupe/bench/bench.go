@@ -28,6 +28,8 @@ type Options struct {
 	Rates      []float64 // fanout ramp: one run per rate, in order (overrides Rate)
 	Window     int       // unacked sends per publisher: goroutines each waiting for its ack
 	Size       int
+	DataBytes  int  // a JSON data payload of about this size on every message (fanout); 0: none
+	Compress   bool // clients offer permessage-deflate
 	Duration   time.Duration
 	Src        []net.IP
 	JSON       bool
@@ -55,6 +57,8 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&rates, "rates", "", "fanout ramp: comma-separated rates, one --duration run each (overrides --rate)")
 	fs.IntVar(&o.Window, "window", 64, "unacked sends per publisher (with --rate too: it caps the rate a slow server gets)")
 	fs.IntVar(&o.Size, "size", 100, "message text bytes")
+	fs.IntVar(&o.DataBytes, "data-bytes", 0, "JSON data payload bytes on every message (fanout); 0: none")
+	fs.BoolVar(&o.Compress, "compression", false, "clients offer permessage-deflate")
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "how long to publish (fanout) or hold (idle)")
 	fs.StringVar(&src, "src", "", "source addresses, e.g. 127.0.0.2-127.0.0.11")
 	fs.BoolVar(&o.JSON, "json", false, "print the result as JSON")

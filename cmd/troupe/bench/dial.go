@@ -18,9 +18,10 @@ const joinTimeout = 30 * time.Second
 // dialer opens Go clients from a rotating set of source addresses, so more
 // than one source port range is available.
 type dialer struct {
-	url  string
-	srcs []net.IP
-	next atomic.Uint64
+	url      string
+	srcs     []net.IP
+	compress bool // offer permessage-deflate
+	next     atomic.Uint64
 }
 
 // dialContext is the clients' Options.DialContext.
@@ -35,7 +36,7 @@ func (d *dialer) dialContext(ctx context.Context, network, addr string) (net.Con
 // join connects a client called name (hello) and joins room without history.
 // onRawPush, when not nil, is the client's Options.OnRawPush.
 func (d *dialer) join(ctx context.Context, name, room string, onRawPush func([]byte) bool) (*troupe.Client, error) {
-	c, err := troupe.Dial(ctx, troupe.Options{URL: d.url, Name: name, DialContext: d.dialContext, OnRawPush: onRawPush})
+	c, err := troupe.Dial(ctx, troupe.Options{URL: d.url, Name: name, DialContext: d.dialContext, OnRawPush: onRawPush, Compression: d.compress})
 	if err != nil {
 		return nil, fmt.Errorf("bench: %s: %w", name, err)
 	}

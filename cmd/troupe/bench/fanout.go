@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -35,6 +36,11 @@ type FanoutResult struct {
 	ServerCPUPercent float64 `json:"server_cpu_percent"`
 	ServerRSSBytes   float64 `json:"server_rss_bytes"`
 	ServerDeliveries float64 `json:"server_deliveries"`
+	// Per delivery, from the server's /metrics: the bytes it wrote to
+	// sockets (frames, headers included; acks and pushes count too) and its
+	// CPU time.
+	ServerBytesPerDelivery float64 `json:"server_bytes_per_delivery"`
+	ServerCPUUsPerDelivery float64 `json:"server_cpu_us_per_delivery"`
 }
 
 func (r FanoutResult) String() string {
@@ -44,6 +50,7 @@ func (r FanoutResult) String() string {
 	fmt.Fprintf(&b, "  %-22s %d of %d expected (%.0f/s), %d lost\n", "deliveries", r.Deliveries, r.Expected, r.DeliveriesPerSec, r.Lost)
 	fmt.Fprintf(&b, "  %-22s p50 %.2f ms  p95 %.2f ms  p99 %.2f ms  max %.2f ms\n", "publish→deliver", r.LatencyP50Ms, r.LatencyP95Ms, r.LatencyP99Ms, r.LatencyMaxMs)
 	fmt.Fprintf(&b, "  %-22s CPU %.0f%%  RSS %s\n", "server", r.ServerCPUPercent, mib(r.ServerRSSBytes))
+	fmt.Fprintf(&b, "  %-22s %.0f bytes written, %.3f µs CPU\n", "server per delivery", r.ServerBytesPerDelivery, r.ServerCPUUsPerDelivery)
 	return b.String()
 }
 
@@ -128,6 +135,7 @@ func (p publisher) publish(ctx context.Context, o Options, rate float64, phase t
 		go pace(rate, phase, due, stop)
 	}
 	pad := strings.Repeat("x", max(o.Size-30, 0))
+	data := benchData(o.DataBytes)
 	var wg sync.WaitGroup
 	for range window {
 		wg.Go(func() {
@@ -150,7 +158,7 @@ func (p publisher) publish(ctx context.Context, o Options, rate float64, phase t
 				buf = append(buf, ';')
 				buf = append(buf, pad...)
 				sent.Add(1)
-				if _, err := p.c.Send(ctx, p.room, troupe.Message{Text: string(buf)}); err != nil {
+				if _, err := p.c.Send(ctx, p.room, troupe.Message{Text: string(buf), Data: data}); err != nil {
 					failed.CompareAndSwap(nil, &err)
 					return
 				}
@@ -197,7 +205,7 @@ func pace(rate float64, phase time.Duration, due chan<- struct{}, stop <-chan st
 // publish→deliver latency from the timestamp in the text.
 func runFanout(ctx context.Context, o Options, progress io.Writer) (FanoutResult, error) {
 	res := FanoutResult{Rooms: o.Rooms, Members: o.Members, Publishers: o.Publishers, TargetRate: o.Rate}
-	d := &dialer{url: o.URL, srcs: o.Src}
+	d := &dialer{url: o.URL, srcs: o.Src, compress: o.Compress}
 	var rc receiver
 	total := o.Rooms * o.Members
 	members := make([]*troupe.Client, 0, total)
@@ -310,5 +318,25 @@ loop:
 	res.ServerCPUPercent = 100 * (after.CPUSeconds - before.CPUSeconds) / res.Seconds
 	res.ServerRSSBytes = after.RSSBytes
 	res.ServerDeliveries = after.Deliveries - before.Deliveries
+	if res.ServerDeliveries > 0 {
+		res.ServerBytesPerDelivery = (after.BytesOut - before.BytesOut) / res.ServerDeliveries
+		res.ServerCPUUsPerDelivery = 1e6 * (after.CPUSeconds - before.CPUSeconds) / res.ServerDeliveries
+	}
 	return res, nil
+}
+
+// benchData returns a JSON document of about n bytes shaped like an app's
+// payload (an array of small records), or nil for n <= 0.
+func benchData(n int) json.RawMessage {
+	if n <= 0 {
+		return nil
+	}
+	b := []byte(`{"items":[`)
+	for i := 0; len(b) < n-2; i++ {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = fmt.Appendf(b, `{"id":%d,"name":"item %d","tags":["chat","demo"],"price":%d.%02d,"seen":%t}`, i, i, i*7%100, i%100, i%3 == 0)
+	}
+	return append(b, "]}"...)
 }

@@ -39,7 +39,7 @@ func runIdle(ctx context.Context, o Options, progress io.Writer, hold bool) (Idl
 	if hold {
 		res.Scenario = "idle"
 	}
-	d := &dialer{url: o.URL, srcs: o.Src}
+	d := &dialer{url: o.URL, srcs: o.Src, compress: o.Compress}
 	before, err := scrape(ctx, o.URL)
 	if err != nil {
 		return res, err

@@ -75,6 +75,7 @@ type serverStats struct {
 	RSSBytes   float64
 	CPUSeconds float64
 	Deliveries float64
+	BytesOut   float64
 }
 
 func scrape(ctx context.Context, base string) (serverStats, error) {
@@ -107,6 +108,8 @@ func scrape(ctx context.Context, base string) (serverStats, error) {
 			s.CPUSeconds = v
 		case "troupe_deliveries_total":
 			s.Deliveries = v
+		case "troupe_bytes_out_total":
+			s.BytesOut = v
 		}
 	}
 	return s, sc.Err()
