@@ -120,6 +120,44 @@ type Metrics struct {
 	// DrillRecovery observes, per drill kind, the seconds from a fault to the
 	// recovery of what it hit (troupe_drill_recovery_seconds{kind}).
 	DrillRecovery *prometheus.HistogramVec
+
+	// ClusterMessages and ClusterBytes count the messages and payload bytes
+	// this node exchanged with other nodes over the bus, by direction ("in",
+	// "out") and traffic kind (feed, command, reply, user)
+	// (troupe_cluster_messages_total{direction,kind},
+	// troupe_cluster_bytes_total{direction,kind}).
+	ClusterMessages, ClusterBytes *prometheus.CounterVec
+	// ClusterConnected is 1 while the node's bus (NATS) connection is up
+	// (troupe_cluster_connected).
+	ClusterConnected prometheus.Gauge
+	// ClusterNodes is the number of live nodes this node sees in the lease
+	// table, itself included (troupe_cluster_nodes).
+	ClusterNodes prometheus.Gauge
+	// LeaseRenewals counts this node's lease renewals by outcome: "ok",
+	// "error" (the store failed), "skipped" (the bus was down, so the lease
+	// is left to expire) (troupe_lease_renewals_total{outcome}).
+	LeaseRenewals *prometheus.CounterVec
+	// LeaseLosses counts the times this node found its lease had expired
+	// before it renewed it (troupe_lease_losses_total).
+	LeaseLosses prometheus.Counter
+	// RoomClaims counts room ownership claims by outcome: "won" (this node
+	// owns the room now), "owned" (another live node does)
+	// (troupe_room_claims_total{outcome}).
+	RoomClaims *prometheus.CounterVec
+	// FencedWrites counts appends the store refused because a newer owner
+	// claimed the room (troupe_fenced_writes_total).
+	FencedWrites prometheus.Counter
+	// RelayBackfills counts the times a relay room read messages from the
+	// store because the owner's feed skipped offsets
+	// (troupe_relay_backfills_total).
+	RelayBackfills prometheus.Counter
+	// RoomsRelayed is the number of active rooms this node relays for an
+	// owner on another node (troupe_rooms_relayed).
+	RoomsRelayed prometheus.Gauge
+	// Forwarded counts sends a relay forwarded to the room's owner, by
+	// outcome: "acked", "retried" (no owner answered; re-placed and sent
+	// again), "failed" (troupe_forwarded_sends_total{outcome}).
+	Forwarded *prometheus.CounterVec
 }
 
 // New creates every collector and registers it with reg, which must be non-nil.
@@ -277,6 +315,51 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help:    "Seconds from an injected fault to the recovery of what it hit, by drill kind.",
 			Buckets: prometheus.ExponentialBucketsRange(100e-6, 30, 16),
 		}, []string{"kind"}),
+
+		ClusterMessages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "troupe_cluster_messages_total",
+			Help: "Messages exchanged with other nodes over the bus, by direction and kind.",
+		}, []string{"direction", "kind"}),
+		ClusterBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "troupe_cluster_bytes_total",
+			Help: "Payload bytes exchanged with other nodes over the bus, by direction and kind.",
+		}, []string{"direction", "kind"}),
+		ClusterConnected: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "troupe_cluster_connected",
+			Help: "1 while this node's bus (NATS) connection is up.",
+		}),
+		ClusterNodes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "troupe_cluster_nodes",
+			Help: "Live nodes in the lease table, this one included.",
+		}),
+		LeaseRenewals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "troupe_lease_renewals_total",
+			Help: "Lease renewals of this node, by outcome (ok, error, skipped).",
+		}, []string{"outcome"}),
+		LeaseLosses: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "troupe_lease_losses_total",
+			Help: "Times this node found its lease expired before renewing it.",
+		}),
+		RoomClaims: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "troupe_room_claims_total",
+			Help: "Room ownership claims, by outcome (won, owned).",
+		}, []string{"outcome"}),
+		FencedWrites: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "troupe_fenced_writes_total",
+			Help: "Appends refused because a newer owner claimed the room.",
+		}),
+		RelayBackfills: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "troupe_relay_backfills_total",
+			Help: "Store reads of relay rooms that found a gap in the owner's feed.",
+		}),
+		RoomsRelayed: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "troupe_rooms_relayed",
+			Help: "Active rooms this node relays for an owner on another node.",
+		}),
+		Forwarded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "troupe_forwarded_sends_total",
+			Help: "Sends a relay forwarded to the room's owner, by outcome (acked, retried, failed).",
+		}, []string{"outcome"}),
 	}
 
 	reg.MustRegister(
@@ -291,6 +374,9 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.HeartbeatTimeouts, m.SlowConsumerCloses, m.LimitRejections, m.OutboxDepth,
 		m.ErrorsSent, m.MailboxDepth,
 		m.StoreRetries, m.DrillRuns, m.DrillRecovery,
+		m.ClusterMessages, m.ClusterBytes, m.ClusterConnected, m.ClusterNodes,
+		m.LeaseRenewals, m.LeaseLosses, m.RoomClaims, m.FencedWrites,
+		m.RelayBackfills, m.RoomsRelayed, m.Forwarded,
 	)
 	return m
 }
