@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/troupe-chat/troupe/persistence"
 )
@@ -33,11 +34,15 @@ type Cluster interface {
 	// the rooms it owns. serve must return at once; it answers through
 	// respond, exactly once.
 	ServeNode(serve func(send RemoteSend, respond func(RemoteSendResult))) (stop func(), err error)
-	// SendToNode forwards a send to a room on node and waits for its answer
-	// or ctx. It fails with ErrNodeUnreachable when no live subscriber of
-	// node got it (the send certainly did not arrive), and with
-	// context.DeadlineExceeded when it may have.
-	SendToNode(ctx context.Context, node string, send RemoteSend) (RemoteSendResult, error)
+	// SendToNode forwards a send to a room on node. It publishes the send
+	// before it returns, so sends forwarded one after another (from one room
+	// actor) reach the node in that order; it never blocks on the answer.
+	// done is called exactly once, on another goroutine, with the node's
+	// answer, or with an error wrapping ErrNodeUnreachable when no live
+	// subscriber of node got the send (it certainly did not arrive; NATS's
+	// no-responders status), or one wrapping context.DeadlineExceeded when
+	// no answer came within timeout (it may have arrived).
+	SendToNode(node string, send RemoteSend, timeout time.Duration, done func(RemoteSendResult, error))
 
 	// ServeUsers starts handing this node the user deliveries of other
 	// nodes; deliver does them here and returns how many connections of the
