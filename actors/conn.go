@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -419,6 +420,16 @@ func (c *connActor) listRooms(m RoomsQuery) {
 func (c *connActor) direct(m Direct) {
 	ts := c.env.clock.Now().UnixMilli()
 	msg := &deliverDirect{Frame: DirectPush{From: c.user, Text: m.Text, Data: m.Data, TS: ts}, ReplyTo: c.self, ReqID: m.ID}
+	if c.env.cluster != nil {
+		// The recipient's connections may be on any node: ask them all, off
+		// this actor's goroutine, and answer when they have.
+		e, root, self, d := c.env, c.env.root, c.self, UserDelivery{Kind: DeliverDirect, User: m.To, Direct: msg.Frame}
+		c.env.workers.Go(func() {
+			n := e.deliverEverywhere(context.Background(), d)
+			root.Send(self, &directDelivered{ReqID: msg.ReqID, TS: ts, Delivered: n})
+		})
+		return
+	}
 	if !c.env.registry.sendLiveUser(m.To, msg) {
 		c.fail(m.ID, CodeNoSuchUser, "the user has no live connection")
 	}

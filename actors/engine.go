@@ -26,6 +26,10 @@ type Deps struct {
 	Metrics  *metrics.Metrics
 	Logger   *slog.Logger
 	Clock    Clock // nil: the system clock
+	// Cluster links this node to the other nodes of a cluster; nil for a
+	// single node. With it, rooms are claimed in the store (ClaimRoom) and
+	// relayed from their owner when another node holds them.
+	Cluster Cluster
 }
 
 // env is what every actor of one engine shares. Static after construction.
@@ -53,6 +57,12 @@ type env struct {
 	// workers are the goroutines actors start besides their own (password
 	// checks, waits for retired rooms' store lanes); Shutdown waits for them.
 	workers sync.WaitGroup
+	// cluster is the port to the other nodes; nil for a single node.
+	cluster Cluster
+	// presenceSeq numbers this node's presence snapshots (see
+	// EventPresence): it starts at the engine's start time in nanoseconds,
+	// so a restarted node's snapshots supersede its previous run's.
+	presenceSeq atomic.Uint64
 }
 
 // sendTo encodes one frame for one connection.
@@ -81,6 +91,9 @@ type Engine struct {
 	draining atomic.Bool
 	stop     chan struct{} // closed by Shutdown: ends the mailbox sampler
 	sampled  chan struct{} // closed when the sampler has ended
+	// unserve stops answering other nodes (forwarded sends, user
+	// deliveries); nil for a single node.
+	unserve []func()
 }
 
 // New validates cfg and deps and starts the actor system with its sessions
@@ -105,7 +118,9 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 	e := &env{
 		cfg: cfg, store: deps.Store, encoder: deps.Encoder, verifier: deps.Verifier,
 		metrics: deps.Metrics, log: log, clock: deps.Clock, root: system.Root,
+		cluster: deps.Cluster,
 	}
+	e.presenceSeq.Store(uint64(time.Now().UnixNano()))
 	e.roomStrategy = &budgetStrategy{
 		env: e, kind: "room", max: cfg.RoomRestarts, window: cfg.RoomRestartWindow,
 		backoff: cfg.RoomRestartBackoff, backoffMax: cfg.RoomRestartBackoffMax,
@@ -137,6 +152,12 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 		eng.shards = append(eng.shards, pid)
 	}
 	system.EventStream.Subscribe(eng.reroute)
+	if deps.Cluster != nil {
+		if err := eng.serveCluster(); err != nil {
+			system.Shutdown()
+			return nil, err
+		}
+	}
 	go eng.sampleMailboxes(2 * time.Second)
 	return eng, nil
 }
@@ -276,6 +297,9 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	}
 	if err := e.flushSessions(ctx); err != nil {
 		errs = append(errs, err)
+	}
+	for _, stop := range e.unserve {
+		stop()
 	}
 	for _, pid := range e.env.registry.roomPIDs() {
 		_ = e.env.root.PoisonFuture(pid).Wait() // Wait only times out; the room is gone either way

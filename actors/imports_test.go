@@ -12,7 +12,7 @@ import (
 // itself depends on net/http through its OpenTelemetry Prometheus exporter;
 // that edge is upstream's, so for net/http the test checks our own imports.)
 func TestActorsImportNoTransportOrStorage(t *testing.T) {
-	forbiddenDirect := []string{"github.com/lxzan/gws", "net/http", "database/sql", "modernc.org/sqlite", "github.com/jackc/pgx", "github.com/mattn/go-sqlite3", "github.com/lib/pq"}
+	forbiddenDirect := []string{"github.com/lxzan/gws", "github.com/nats-io/nats.go", "github.com/nats-io/nats-server", "net/http", "database/sql", "modernc.org/sqlite", "github.com/jackc/pgx", "github.com/mattn/go-sqlite3", "github.com/lib/pq"}
 	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}}:{{join .Imports \" \"}}", "./...").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
@@ -33,7 +33,7 @@ func TestActorsImportNoTransportOrStorage(t *testing.T) {
 		t.Fatalf("go list -deps: %v", err)
 	}
 	// database/sql/driver (interfaces only) arrives through google/uuid; database/sql itself must not.
-	forbiddenDeep := []string{"github.com/lxzan/gws", "modernc.org/sqlite", "github.com/jackc/pgx", "github.com/mattn/go-sqlite3", "github.com/lib/pq"}
+	forbiddenDeep := []string{"github.com/lxzan/gws", "github.com/nats-io/nats.go", "github.com/nats-io/nats-server", "modernc.org/sqlite", "github.com/jackc/pgx", "github.com/mattn/go-sqlite3", "github.com/lib/pq"}
 	for _, dep := range strings.Fields(string(deps)) {
 		if dep == "database/sql" {
 			t.Errorf("actors depends on database/sql")

@@ -107,6 +107,9 @@ type roomShell struct {
 	// observers of drilled crashes: told true when the next incarnation has
 	// reloaded and serves again, false when the room stopped instead.
 	recovering []chan<- bool
+
+	// cl is the room's part in a cluster; nil on a single node.
+	cl *clusterRoom
 }
 
 func newRoomShell(name string, prev *storeLane) *roomShell {

@@ -54,6 +54,13 @@ type publish struct {
 	CID      string
 	Received int64 // Unix nanoseconds when the transport decoded the frame
 	Reply    chan<- PublishResult
+	// Remote answers a send another node forwarded (Conn and Peer nil);
+	// Sender is the sending connection there (SenderTag), left out of its
+	// own message's broadcast.
+	Remote func(RemoteSendResult)
+	Sender string
+	// forwards counts how often a relay forwarded this send to an owner.
+	forwards int
 }
 
 // PublishResult is the outcome of a server-API publish.
@@ -182,6 +189,7 @@ type directDelivered struct {
 type kick struct {
 	Code   int
 	Reason string
+	Reply  chan<- int // if set, told how many connections were closed
 }
 
 // connWelcomed tells a heartbeat shard that a connection finished its hello, so
@@ -231,6 +239,11 @@ type roomDeleted struct {
 	gen  uint64
 	err  error
 	done chan<- error
+}
+
+// nodesLive tells a room which nodes of the cluster are alive.
+type nodesLive struct {
+	Nodes []string
 }
 
 // crashConn makes a connection actor panic (conn-kill drills).

@@ -29,13 +29,20 @@ type presenceEvent struct {
 type flushPresence struct{ gen uint64 }
 
 // presenceJoined queues a user's arrival through conn.
+// In a cluster, a user another node has is present already (and stays).
 func (r *roomActor) presenceJoined(u UserRef, conn *actor.PID) {
-	r.queuePresence(presenceEvent{user: u, join: true, joiner: conn})
+	r.schedulePresence()
+	if !r.remoteHas(u.ID) {
+		r.queuePresence(presenceEvent{user: u, join: true, joiner: conn})
+	}
 }
 
 // presenceGone queues a user's departure.
 func (r *roomActor) presenceGone(u UserRef) {
-	r.queuePresence(presenceEvent{user: u})
+	r.schedulePresence()
+	if !r.remoteHas(u.ID) {
+		r.queuePresence(presenceEvent{user: u})
+	}
 }
 
 func (r *roomActor) queuePresence(ev presenceEvent) {

@@ -34,7 +34,11 @@ type RoomStats struct {
 	Offset      uint64
 	Epoch       string
 	Restarts    int
-	Mailbox     int // messages waiting in the room actor's mailbox (filled in by Rooms)
+	// Owner is the node that owns the room and Relay whether that is
+	// another node than this one; "" and false on a single node.
+	Owner   string
+	Relay   bool
+	Mailbox int // messages waiting in the room actor's mailbox (filled in by Rooms)
 }
 
 // roomEntry is a registry slot for one active room actor.

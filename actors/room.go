@@ -26,6 +26,11 @@ type roomActor struct {
 	deleted  bool          // erased: stopping tells members room_closed "deleted"
 	fenced   bool          // a newer owner claimed the room: stopping tells members room_closed "moved"
 	missing  bool          // rooms must be created through the API and this one was not
+	relay    bool          // another node owns the room: sends are forwarded to it (roomcluster.go)
+	// reloading marks a load after a change of owner rather than a crash:
+	// members are not told the room restarted.
+	reloading bool
+	loadSeq   uint64 // numbers this incarnation's loads: only the latest one's result counts
 	deferred []any         // commands received before the state was loaded, then handled in order
 	carried  []*pendingMsg // a crashed incarnation's unstored messages, being settled after the reload
 
@@ -42,6 +47,8 @@ type roomActor struct {
 type (
 	roomLoaded struct {
 		gen     uint64
+		seq     uint64
+		owner   string // in a cluster: the node that owns the room when another one does
 		state   persistence.RoomState
 		missing bool
 		recent  []persistence.Message
@@ -104,6 +111,9 @@ func (r *roomActor) Receive(ctx actor.Context) {
 	case *historyRead:
 		// A read is answered whichever incarnation asked for it.
 		r.onHistoryRead(m)
+		return
+	case *forwardDone:
+		r.onForwarded(m)
 		return
 	case *batchStored:
 		if m.gen != r.gen {
@@ -207,6 +217,8 @@ func (r *roomActor) dispatch(ctx actor.Context, msg any) {
 		r.drain(m)
 	case *crashRoom:
 		panic(errCrashDrill)
+	default:
+		r.dispatchCluster(msg)
 	}
 }
 
@@ -219,6 +231,7 @@ func (r *roomActor) start(ctx actor.Context) {
 	if !r.shell.loaded {
 		r.env.metrics.RoomsActive.Inc()
 	}
+	r.joinFeed()
 	r.load()
 }
 
@@ -268,9 +281,15 @@ func (r *roomActor) finishDrains() {
 }
 
 func (r *roomActor) publishStats() {
+	owner := ""
+	if cl := r.shell.cl; cl != nil {
+		owner = cl.owner
+	}
 	r.entry.stats.Store(&RoomStats{
 		Room:        r.shell.name,
-		Members:     len(r.shell.members.users),
+		Owner:       owner,
+		Relay:       r.relay,
+		Members:     r.clusterUsers(),
 		Connections: len(r.shell.members.list),
 		Private:     r.config.Private,
 		Offset:      r.stream.committed,

@@ -43,7 +43,7 @@ func (r *roomActor) join(m *joinRoom) {
 		}
 		r.publishStats()
 	}
-	joined.Members = members.refs()
+	joined.Members = r.memberRefs()
 	r.env.sendTo(m.Peer, joined)
 	r.env.root.Send(m.Conn, &roomJoined{Room: name, PID: r.self})
 }
@@ -148,6 +148,9 @@ func (r *roomActor) typing(m *typingIn) {
 		}
 	}
 	r.env.metrics.FramesOut.WithLabelValues("typing").Add(float64(n))
+	if r.shell.cl != nil {
+		r.publishFeed(RoomEvent{Kind: EventTyping, User: mem.user, On: m.On})
+	}
 }
 
 func (r *roomActor) presence(m *presenceOf) {
@@ -158,10 +161,35 @@ func (r *roomActor) presence(m *presenceOf) {
 	r.env.sendTo(m.Peer, PresenceReply{ID: m.ID, Room: r.shell.name, Members: r.presenceList()})
 }
 
+// memberRefs lists the distinct users present on every node.
+func (r *roomActor) memberRefs() []UserRef {
+	list := r.presenceList()
+	out := make([]UserRef, len(list))
+	for i, p := range list {
+		out[i] = UserRef{ID: p.ID, Name: p.Name}
+	}
+	return out
+}
+
+// presenceList lists the room's users, each once, with its connections on
+// every node.
 func (r *roomActor) presenceList() []PresenceMember {
-	out := make([]PresenceMember, 0, len(r.shell.members.users))
-	for _, p := range r.shell.members.users {
-		out = append(out, PresenceMember{ID: p.user.ID, Name: p.user.Name, Conns: p.conns})
+	out := r.localPresence()
+	if cl := r.shell.cl; cl != nil {
+		at := make(map[string]int, len(out))
+		for i, p := range out {
+			at[p.ID] = i
+		}
+		for _, rp := range cl.remote {
+			for id, u := range rp.users {
+				if i, ok := at[id]; ok {
+					out[i].Conns += u.Conns
+					continue
+				}
+				at[id] = len(out)
+				out = append(out, u)
+			}
+		}
 	}
 	slices.SortFunc(out, func(a, b PresenceMember) int {
 		if a.ID < b.ID {

@@ -24,6 +24,16 @@ func (r *roomActor) publish(p *publish) {
 		r.failPublish(p, CodeNoSuchRoom, "room "+r.shell.name+" does not exist")
 		return
 	}
+	if c := r.env.cluster; c != nil && !c.Healthy() {
+		// Cut off from the other nodes: acking now could diverge from an
+		// owner they elect meanwhile.
+		r.failPublish(p, CodeUnavailable, "this node lost the cluster bus; retry")
+		return
+	}
+	if r.relay {
+		r.forwardSend(p)
+		return
+	}
 	switch outcome, slot := r.stream.admit(p, r.env.clock.Now().UnixMilli()); outcome {
 	case admitFull:
 		r.failPublish(p, CodeUnavailable, "the room's store is behind; retry")
@@ -61,6 +71,11 @@ func (r *roomActor) write() {
 func (r *roomActor) onStored(ctx actor.Context, m *batchStored) {
 	if m.err != nil {
 		if errors.Is(m.err, persistence.ErrFenced) {
+			if r.env.cluster != nil {
+				r.yieldToRelay()
+				return
+			}
+			r.env.metrics.FencedWrites.Inc()
 			r.yieldToNewOwner(ctx)
 			return
 		}
@@ -87,11 +102,16 @@ func (r *roomActor) onStored(ctx actor.Context, m *batchStored) {
 		r.ack(a)
 	}
 	msgs := make([]persistence.Message, len(batch))
-	senders := make([]*actor.PID, len(batch))
+	senders := make([]string, len(batch))
+	reqs := make([]*publish, len(batch))
 	for i, pm := range batch {
-		msgs[i], senders[i] = pm.msg, pm.req.Conn
+		msgs[i], reqs[i] = pm.msg, pm.req
+		if pm.req.Conn != nil {
+			senders[i] = pm.req.Conn.Id
+		}
 	}
 	r.broadcastMsgs(msgs, senders)
+	r.publishStoredBatch(msgs, reqs)
 	r.shell.broadcast = r.stream.committed
 	now := time.Now().UnixNano()
 	for _, pm := range batch {
@@ -115,6 +135,10 @@ func (r *roomActor) ack(a streamAck) {
 		p.Reply <- PublishResult{Room: r.shell.name, MsgID: slot.msgID, Offset: slot.offset, TS: slot.ts}
 		return
 	}
+	if p.Remote != nil {
+		p.Remote(RemoteSendResult{MsgID: slot.msgID, Offset: slot.offset, TS: slot.ts, Dup: dup})
+		return
+	}
 	if p.Peer != nil {
 		r.env.sendTo(p.Peer, Ack{ID: p.ReqID, Room: r.shell.name, MsgID: slot.msgID, Offset: slot.offset, TS: slot.ts, Dup: dup})
 	}
@@ -130,25 +154,29 @@ func failPublish(e *env, room string, p *publish, code, text string) {
 		p.Reply <- PublishResult{Room: room, Err: &ProtocolError{Code: code, Message: text}}
 		return
 	}
+	if p.Remote != nil {
+		p.Remote(RemoteSendResult{Code: code, Message: text})
+		return
+	}
 	if p.Peer != nil {
 		e.sendTo(p.Peer, ErrorFrame{ID: p.ReqID, Code: code, Message: text})
 	}
 }
 
 // broadcastMsgs delivers stored messages to every member, encoded once.
-// senders[i] is the connection that sent msgs[i] (nil if none): it got an ack
-// instead, so its frame leaves that message out.
-func (r *roomActor) broadcastMsgs(msgs []persistence.Message, senders []*actor.PID) {
+// senders[i] is the actor id of the connection here that sent msgs[i] ("" if
+// none): it got an ack instead, so its frame leaves that message out.
+func (r *roomActor) broadcastMsgs(msgs []persistence.Message, senders []string) {
 	if len(msgs) == 0 || len(r.shell.members.list) == 0 {
 		return
 	}
 	var sending map[string]bool
 	for _, conn := range senders {
-		if conn != nil {
+		if conn != "" {
 			if sending == nil {
 				sending = make(map[string]bool, 4)
 			}
-			sending[conn.Id] = true
+			sending[conn] = true
 		}
 	}
 	shared := r.env.encoder.Encode(r.pushFrame(msgs))
@@ -161,7 +189,7 @@ func (r *roomActor) broadcastMsgs(msgs []persistence.Message, senders []*actor.P
 		if sending[mem.conn.Id] {
 			others := make([]persistence.Message, 0, len(msgs))
 			for i, conn := range senders {
-				if conn == nil || conn.Id != mem.conn.Id {
+				if conn != mem.conn.Id {
 					others = append(others, msgs[i])
 				}
 			}
@@ -200,6 +228,11 @@ func (r *roomActor) pushAll(f Frame, except *actor.PID) {
 		n++
 	}
 	r.env.metrics.FramesOut.WithLabelValues(f.FrameType()).Add(float64(n))
+}
+
+// contextFor bounds one store call.
+func contextFor(cfg Config) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), cfg.StoreTimeout)
 }
 
 func (r *roomActor) history(m *historyOf) {

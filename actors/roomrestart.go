@@ -57,6 +57,7 @@ func (r *roomActor) stopped() {
 	sh := r.shell
 	r.env.metrics.RoomsActive.Dec()
 	r.env.registry.retireRoom(sh.name, r.entry)
+	sh.leaveFeed(r.env)
 	sh.close()
 	if r.retired && !r.deleted && !r.fenced {
 		return
@@ -130,11 +131,16 @@ func answerUnavailable(e *env, room string, msg any, text string) bool {
 const rebroadcastPage = 500
 
 func (r *roomActor) load() {
-	gen, name, store, cfg := r.gen, r.shell.name, r.env.store, r.env.cfg
+	r.loadSeq++
+	gen, seq, name, store, cfg := r.gen, r.loadSeq, r.shell.name, r.env.store, r.env.cfg
 	root, self := r.env.root, r.self
 	restarted, broadcast := r.shell.loaded, r.shell.broadcast
+	node := ""
+	if r.env.cluster != nil {
+		node = r.env.cluster.Node()
+	}
 	r.shell.lane.Do(func() {
-		res := &roomLoaded{gen: gen}
+		res := &roomLoaded{gen: gen, seq: seq}
 		ctx, cancel := context.WithTimeout(context.Background(), cfg.StoreTimeout)
 		defer cancel()
 		res.err = func() error {
@@ -146,11 +152,11 @@ func (r *roomActor) load() {
 					return fmt.Errorf("look up room: %w", err)
 				}
 			}
-			st, err := store.OpenRoom(ctx, name)
+			st, owner, err := openRoom(ctx, store, name, node)
 			if err != nil {
-				return fmt.Errorf("open room: %w", err)
+				return err
 			}
-			res.state = st
+			res.state, res.owner = st, owner
 			if st.LastOffset == 0 {
 				return nil
 			}
@@ -159,7 +165,9 @@ func (r *roomActor) load() {
 				return fmt.Errorf("read recent messages: %w", err)
 			}
 			res.recent = page.Messages
-			if res.cids, err = store.RecentCIDs(ctx, name, cfg.DedupWindow); err != nil {
+			if owner != "" {
+				// A relay keeps no client-id window: the owner answers duplicates.
+			} else if res.cids, err = store.RecentCIDs(ctx, name, cfg.DedupWindow); err != nil {
 				return fmt.Errorf("read recent client ids: %w", err)
 			}
 			// Messages stored but never broadcast; at most the pending bound.
@@ -180,8 +188,34 @@ func (r *roomActor) load() {
 	})
 }
 
+// openRoom claims the room: for a single node (node "") unconditionally,
+// for a node of a cluster only when no other live node owns it. When one
+// does, it returns the room's state unclaimed and that node's name.
+func openRoom(ctx context.Context, store persistence.Store, name, node string) (persistence.RoomState, string, error) {
+	if node == "" {
+		st, err := store.OpenRoom(ctx, name)
+		if err != nil {
+			return st, "", fmt.Errorf("open room: %w", err)
+		}
+		return st, "", nil
+	}
+	st, err := store.ClaimRoom(ctx, name, node)
+	var owned *persistence.OwnedError
+	if !errors.As(err, &owned) {
+		if err != nil {
+			return st, "", fmt.Errorf("claim room: %w", err)
+		}
+		return st, "", nil
+	}
+	info, err := store.LookupRoom(ctx, name)
+	if err != nil {
+		return st, "", fmt.Errorf("look up relayed room: %w", err)
+	}
+	return persistence.RoomState{Room: name, Epoch: info.Epoch, LastOffset: info.LastOffset, Config: info.Config, Owner: info.Owner}, owned.Owner, nil
+}
+
 func (r *roomActor) onLoaded(ctx actor.Context, m *roomLoaded) {
-	if m.gen != r.gen {
+	if m.gen != r.gen || m.seq != r.loadSeq || r.loaded {
 		return
 	}
 	if m.err != nil {
@@ -208,6 +242,9 @@ func (r *roomActor) onLoaded(ctx actor.Context, m *roomLoaded) {
 	r.missing = m.missing
 	r.stream.restore(m.state, m.recent, m.cids)
 	r.config = m.state.Config
+	r.enterRole(m.owner)
+	reloading := r.reloading
+	r.reloading = false
 	restarted := sh.loaded
 	if !restarted {
 		sh.broadcast = r.stream.committed
@@ -223,7 +260,9 @@ func (r *roomActor) onLoaded(ctx actor.Context, m *roomLoaded) {
 		for _, w := range waiters {
 			r.publish(w)
 		}
-		r.pushAll(SystemPush{Room: sh.name, Event: "room_restarted", Text: "the room was restarted; no message was lost"}, nil)
+		if !reloading {
+			r.pushAll(SystemPush{Room: sh.name, Event: "room_restarted", Text: "the room was restarted; no message was lost"}, nil)
+		}
 		for _, c := range sh.recovering {
 			c <- true
 		}
@@ -248,13 +287,16 @@ func (r *roomActor) settleCarried(missed []persistence.Message) {
 	plan := r.stream.settle(r.carried, missed)
 	for lo := 0; lo < len(missed); lo += rebroadcastPage {
 		hi := min(lo+rebroadcastPage, len(missed))
-		senders := make([]*actor.PID, hi-lo)
+		senders := make([]string, hi-lo)
 		for i, p := range plan.senders[lo:hi] {
-			if p != nil {
-				senders[i] = p.Conn
+			if p != nil && p.Conn != nil {
+				senders[i] = p.Conn.Id
 			}
 		}
 		r.broadcastMsgs(missed[lo:hi], senders)
+		if !r.relay {
+			r.publishStoredBatch(missed[lo:hi], plan.senders[lo:hi])
+		}
 	}
 	r.shell.broadcast = r.stream.committed
 	for _, step := range plan.steps {

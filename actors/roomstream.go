@@ -235,6 +235,18 @@ func (s *roomStream) stored() ([]*pendingMsg, []streamAck) {
 	return batch, acks
 }
 
+// observe continues a relay's stream with messages its owner stored
+// (ascending, continuing committed).
+func (s *roomStream) observe(msgs []persistence.Message) {
+	if len(msgs) == 0 {
+		return
+	}
+	s.committed = msgs[len(msgs)-1].Offset
+	s.assigned = s.committed
+	s.lastTS = msgs[len(msgs)-1].TS
+	s.appendRing(msgs)
+}
+
 func (s *roomStream) appendRing(msgs []persistence.Message) {
 	s.ring = append(s.ring, msgs...)
 	if over := len(s.ring) - s.limits.recovery; over > 0 {

@@ -63,6 +63,12 @@ func (e *Engine) Notify(ctx context.Context, user string, f Notify) (int, error)
 	if f.TS == 0 {
 		f.TS = e.env.clock.Now().UnixMilli()
 	}
+	if e.env.cluster != nil {
+		if n := e.env.deliverEverywhere(ctx, UserDelivery{Kind: DeliverNotify, User: user, Notify: f}); n > 0 {
+			return n, nil
+		}
+		return 0, ErrNoSuchUser
+	}
 	reply := make(chan int, 1)
 	if !e.env.registry.sendLiveUser(user, &notifyUser{Frame: f, Reply: reply}) {
 		return 0, ErrNoSuchUser
@@ -79,11 +85,18 @@ func (e *Engine) Notify(ctx context.Context, user string, f Notify) (int, error)
 }
 
 // Disconnect closes every connection of user with 4002 (the client does not
-// reconnect by itself). It reports ErrNoSuchUser when the user has no live
-// actor.
+// reconnect by itself), on every node of a cluster. It reports ErrNoSuchUser
+// when the user has no live actor (on a cluster: no connection anywhere).
 func (e *Engine) Disconnect(user, reason string) error {
 	if reason == "" {
 		reason = "disconnected by the server"
+	}
+	if e.env.cluster != nil {
+		d := UserDelivery{Kind: DeliverDisconnect, User: user, Code: CloseKicked, Reason: reason}
+		if e.env.deliverEverywhere(context.Background(), d) == 0 {
+			return ErrNoSuchUser
+		}
+		return nil
 	}
 	if !e.env.registry.sendLiveUser(user, &kick{Code: CloseKicked, Reason: reason}) {
 		return ErrNoSuchUser

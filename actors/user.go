@@ -19,8 +19,9 @@ type userActor struct {
 type userIdle struct{ token uint64 }
 
 // notifyUser pushes a server notification to every connection of a user.
+// (Direct pushes delivered on behalf of another node use it too.)
 type notifyUser struct {
-	Frame Notify
+	Frame Frame
 	Reply chan<- int
 }
 
@@ -89,6 +90,9 @@ func (u *userActor) handle(ctx actor.Context) {
 		for _, c := range u.entry.conns {
 			c.peer.Close(m.Code, m.Reason)
 		}
+		if m.Reply != nil {
+			m.Reply <- len(u.entry.conns)
+		}
 	case *userIdle:
 		if m.token == u.idle && len(u.entry.conns) == 0 {
 			// Retire first: whatever reaches this actor from now on is forwarded.
@@ -112,7 +116,11 @@ func (u *userActor) forward(msg any) {
 		if !u.env.registry.sendLiveUser(u.id, m) {
 			m.Reply <- 0
 		}
-	case *kick, *detachConn:
+	case *kick:
+		if !u.env.registry.sendLiveUser(u.id, m) && m.Reply != nil {
+			m.Reply <- 0
+		}
+	case *detachConn:
 		u.env.registry.sendLiveUser(u.id, m)
 	}
 }
