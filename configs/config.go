@@ -59,6 +59,27 @@ type Config struct {
 	// (--pprof-addr).
 	PprofAddr string `yaml:"pprof_addr"`
 
+	// NodeID names this node in the cluster: its lease and the rooms it owns
+	// in the store, its NATS subjects and server name (--node-id). It must be
+	// unique among the nodes sharing the store, non-empty valid UTF-8
+	// without NUL, at most MaxNodeIDBytes bytes. Default: the host name.
+	NodeID string `yaml:"node_id"`
+	// ClusterListen is the host:port of the embedded NATS server's route
+	// listener, which the other nodes' --cluster-peers name
+	// (--cluster-listen). Setting it turns the cluster on, with NATS
+	// embedded in every node; "" with NATS "" is a single node.
+	ClusterListen string `yaml:"cluster_listen"`
+	// ClusterPeers are the route addresses (host:port) of the cluster's
+	// nodes, this one's may be among them (--cluster-peers). A flag or an
+	// environment variable takes them comma-separated; YAML takes a list or
+	// the same comma-separated string. Needs ClusterListen.
+	ClusterPeers List `yaml:"cluster_peers"`
+	// NATS is a comma-separated list of URLs of an external NATS cluster
+	// (nats://, tls://, ws:// or wss://) the node uses instead of an
+	// embedded server (--nats). Setting it turns the cluster on; it excludes
+	// ClusterListen.
+	NATS string `yaml:"nats"`
+
 	// LogLevel is one of debug, info, warn, error (--log-level).
 	LogLevel string `yaml:"log_level"`
 	// LogFormat is text or json (--log-format).
@@ -75,6 +96,7 @@ func Default() Config {
 		Engine:           actors.DefaultConfig(),
 		Transport:        transport.DefaultConfig(),
 		Store:            "sqlite://data/troupe.db",
+		NodeID:           defaultNodeID(),
 		HistoryRetention: "off",
 		LogLevel:         "info",
 		LogFormat:        "text",
@@ -111,6 +133,7 @@ func (c Config) Validate() error {
 	if _, err := storeurl.Parse(c.Store); err != nil {
 		bad("store", "%v", err)
 	}
+	errs = append(errs, c.validateCluster()...)
 	if _, err := retention.ParsePolicy(c.HistoryRetention); err != nil {
 		bad("history-retention", "%v", err)
 	}

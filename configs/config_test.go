@@ -1,6 +1,7 @@
 package configs
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"io/fs"
@@ -564,5 +565,234 @@ func TestHistoryRetentionFlag(t *testing.T) {
 		if _, err := Load([]string{"--history-retention", v}, func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "--history-retention") {
 			t.Errorf("--history-retention %s: %v, want an error naming the flag", v, err)
 		}
+	}
+}
+
+// clusterBase returns the defaults with a PostgreSQL store, the store a
+// cluster needs, so a cluster rule's problem is the only one.
+func clusterBase() Config {
+	c := Default()
+	c.Store = "postgres://troupe:pw@db:5432/troupe"
+	return c
+}
+
+func TestClusterDefaults(t *testing.T) {
+	t.Parallel()
+	c := Default()
+	want := "troupe"
+	if h, err := os.Hostname(); err == nil && h != "" {
+		want = h
+	}
+	if c.NodeID != want {
+		t.Errorf("Default().NodeID = %q, want the host name %q", c.NodeID, want)
+	}
+	if c.ClusterEnabled() || c.ClusterListen != "" || c.ClusterPeers != nil || c.NATS != "" {
+		t.Errorf("Default() has the cluster on: %+v", c)
+	}
+	if c.Peers() != nil || c.NATSURLs() != nil {
+		t.Errorf("Default(): Peers %q, NATSURLs %q; want nil", c.Peers(), c.NATSURLs())
+	}
+}
+
+func TestClusterRules(t *testing.T) {
+	t.Parallel()
+	const storeMsg = "--store: the cluster needs a shared PostgreSQL store: --store postgres://…; sqlite and memory stores hold one node's data"
+	tests := []struct {
+		name    string
+		edit    func(*Config)
+		flag    string // "" means valid
+		cluster bool   // ClusterEnabled, when valid
+	}{
+		{"single node", func(*Config) {}, "", false},
+		{"embedded", func(c *Config) { c.ClusterListen = "0.0.0.0:7422" }, "", true},
+		{"embedded with peers", func(c *Config) {
+			c.ClusterListen = "10.0.0.1:7422"
+			c.ClusterPeers = List{"10.0.0.1:7422", "n2:7422", "[fd00::3]:7422"}
+		}, "", true},
+		{"listen free port", func(c *Config) { c.ClusterListen = "127.0.0.1:0" }, "", true},
+		{"peers blank entries", func(c *Config) { c.ClusterListen = "n1:7422"; c.ClusterPeers = List{" ", ""} }, "", true},
+		{"external nats", func(c *Config) { c.NATS = "nats://a:4222, tls://b:4443,ws://c/,wss://u:p@d" }, "", true},
+		{"postgresql scheme", func(c *Config) { c.ClusterListen = "n1:7422"; c.Store = "postgresql://db/troupe" }, "", true},
+
+		{"listen and nats", func(c *Config) { c.ClusterListen = "n1:7422"; c.NATS = "nats://a:4222" }, "--cluster-listen", false},
+		{"peers without listen", func(c *Config) { c.ClusterPeers = List{"n1:7422"} }, "--cluster-peers", false},
+		{"peers with nats only", func(c *Config) { c.NATS = "nats://a:4222"; c.ClusterPeers = List{"n1:7422"} }, "--cluster-peers", false},
+		{"listen with sqlite", func(c *Config) { c.ClusterListen = "n1:7422"; c.Store = "sqlite://data/troupe.db" }, "--store", false},
+		{"nats with memory", func(c *Config) { c.NATS = "nats://a:4222"; c.Store = "memory:" }, "--store", false},
+
+		{"listen no port", func(c *Config) { c.ClusterListen = "n1" }, "--cluster-listen", false},
+		{"listen no host", func(c *Config) { c.ClusterListen = ":7422" }, "--cluster-listen", false},
+		{"listen named port", func(c *Config) { c.ClusterListen = "n1:routes" }, "--cluster-listen", false},
+		{"listen port too big", func(c *Config) { c.ClusterListen = "n1:65536" }, "--cluster-listen", false},
+		{"listen signed port", func(c *Config) { c.ClusterListen = "n1:+7422" }, "--cluster-listen", false},
+		{"peer no port", func(c *Config) { c.ClusterListen = "n1:7422"; c.ClusterPeers = List{"n2"} }, "--cluster-peers", false},
+		{"peer port zero", func(c *Config) { c.ClusterListen = "n1:7422"; c.ClusterPeers = List{"n2:0"} }, "--cluster-peers", false},
+		{"peer port too big", func(c *Config) { c.ClusterListen = "n1:7422"; c.ClusterPeers = List{"n2:70000"} }, "--cluster-peers", false},
+		{"peer no host", func(c *Config) { c.ClusterListen = "n1:7422"; c.ClusterPeers = List{":7422"} }, "--cluster-peers", false},
+		{"peer url", func(c *Config) { c.ClusterListen = "n1:7422"; c.ClusterPeers = List{"nats-route://n2:7422"} }, "--cluster-peers", false},
+
+		{"nats http", func(c *Config) { c.NATS = "http://a:4222" }, "--nats", false},
+		{"nats no scheme", func(c *Config) { c.NATS = "localhost:4222" }, "--nats", false},
+		{"nats no host", func(c *Config) { c.NATS = "nats://:4222" }, "--nats", false},
+		{"nats bad port", func(c *Config) { c.NATS = "nats://a:port" }, "--nats", false},
+		{"nats port zero", func(c *Config) { c.NATS = "nats://a:0" }, "--nats", false},
+		{"nats only commas", func(c *Config) { c.NATS = " , ," }, "--nats", false},
+
+		{"node id empty", func(c *Config) { c.NodeID = "" }, "--node-id", false},
+		{"node id NUL", func(c *Config) { c.NodeID = "n\x001" }, "--node-id", false},
+		{"node id bad UTF-8", func(c *Config) { c.NodeID = "n\xff" }, "--node-id", false},
+		{"node id space", func(c *Config) { c.NodeID = "node 1" }, "--node-id", false},
+		{"node id too long", func(c *Config) { c.NodeID = strings.Repeat("n", MaxNodeIDBytes+1) }, "--node-id", false},
+		{"node id longest", func(c *Config) { c.NodeID = strings.Repeat("n", MaxNodeIDBytes) }, "", false},
+		{"node id unicode", func(c *Config) { c.NodeID = "nœud-1.eu" }, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := clusterBase()
+			tt.edit(&c)
+			err := c.Validate()
+			if tt.flag == "" {
+				if err != nil {
+					t.Fatalf("Validate = %v, want nil", err)
+				}
+				if got := c.ClusterEnabled(); got != tt.cluster {
+					t.Fatalf("ClusterEnabled = %v, want %v", got, tt.cluster)
+				}
+				return
+			}
+			if len(problems(err)) != 1 || !strings.HasPrefix(err.Error(), tt.flag+":") {
+				t.Fatalf("Validate = %v, want one problem naming %s", err, tt.flag)
+			}
+			if tt.flag == "--store" && !strings.HasPrefix(err.Error(), storeMsg) {
+				t.Fatalf("Validate = %v, want %q", err, storeMsg)
+			}
+		})
+	}
+}
+
+// TestClusterReportsEveryProblem checks that the cluster rules report all
+// their problems at once, beside the others.
+func TestClusterReportsEveryProblem(t *testing.T) {
+	t.Parallel()
+	c := Default() // sqlite
+	c.NodeID = ""
+	c.ClusterListen = "nowhere"
+	c.ClusterPeers = List{"n2:7422", "n3"}
+	c.NATS = "http://a:4222"
+	c.LogLevel = "loud"
+	err := c.Validate()
+	want := []string{
+		"--node-id: must not be empty",
+		`--cluster-listen: want host:port, got "nowhere"`,
+		"--cluster-listen: cannot be combined with --nats",
+		`--cluster-peers: want host:port, got "n3"`,
+		`--nats: "http://a:4222": scheme must be one of nats, tls, ws, wss`,
+		"--store: the cluster needs a shared PostgreSQL store",
+		"--log-level",
+	}
+	ps := problems(err)
+	if len(ps) != len(want) {
+		t.Fatalf("got %d problems, want %d:\n%v", len(ps), len(want), err)
+	}
+	for _, w := range want {
+		found := false
+		for _, p := range ps {
+			found = found || strings.HasPrefix(p.Error(), w)
+		}
+		if !found {
+			t.Errorf("no problem starts with %q:\n%v", w, err)
+		}
+	}
+}
+
+func TestNATSErrorHidesPassword(t *testing.T) {
+	t.Parallel()
+	for _, nats := range []string{"nats://u:s3cret@h:port", "http://u:s3cret@h:4222", "nats://u:s3cret@:4222", "nats://u:s3cret@h:0"} {
+		c := clusterBase()
+		c.NATS = nats
+		if err := c.Validate(); err == nil || strings.Contains(err.Error(), "s3cret") || !strings.HasPrefix(err.Error(), "--nats:") {
+			t.Errorf("--nats %s: Validate = %v, want a --nats error without the password", nats, err)
+		}
+	}
+}
+
+func TestPeersAndNATSURLs(t *testing.T) {
+	t.Parallel()
+	c := Default()
+	c.ClusterPeers = List{" n1:7422 ", "", "n2:7422,n3:7422", ","}
+	c.NATS = " nats://a:4222,, tls://b:4443 ,"
+	if got, want := c.Peers(), []string{"n1:7422", "n2:7422", "n3:7422"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Peers = %q, want %q", got, want)
+	}
+	if got, want := c.NATSURLs(), []string{"nats://a:4222", "tls://b:4443"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("NATSURLs = %q, want %q", got, want)
+	}
+	var l List
+	if err := l.Set(" a:1 ,b:2,, "); err != nil || !reflect.DeepEqual(l, List{"a:1", "b:2"}) || l.String() != "a:1,b:2" {
+		t.Errorf("Set: %q, %v; String %q", l, err, l.String())
+	}
+	if err := l.Set(""); err != nil || l != nil {
+		t.Errorf("Set(\"\") = %q, %v; want nil", l, err)
+	}
+}
+
+// TestClusterLayers checks the cluster settings in every layer: the peers
+// as a YAML list or a comma-separated string, in the environment and as a
+// flag, each layer replacing the list of the one below.
+func TestClusterLayers(t *testing.T) {
+	t.Parallel()
+	const store = "store: postgres://troupe@db/troupe\n"
+	list := writeFile(t, "list.yaml", store+"node_id: n1\ncluster_listen: 0.0.0.0:7422\ncluster_peers:\n  - n1:7422\n  - \" n2:7422 \"\n")
+	str := writeFile(t, "str.yaml", store+"cluster_listen: 0.0.0.0:7422\ncluster_peers: \"n1:7422, n2:7422,n3:7422\"\n")
+	ext := writeFile(t, "nats.yaml", store+"nats: nats://a:4222,nats://b:4222\n")
+	for _, tt := range []struct {
+		name  string
+		args  []string
+		env   map[string]string
+		node  string
+		peers []string
+		nats  []string
+	}{
+		{"yaml list", []string{"--config", list}, nil, "n1", []string{"n1:7422", "n2:7422"}, nil},
+		{"yaml string", []string{"--config", str}, nil, "", []string{"n1:7422", "n2:7422", "n3:7422"}, nil},
+		{"env over file", []string{"--config", list}, map[string]string{"TROUPE_CLUSTER_PEERS": "e1:7422,e2:7422", "TROUPE_NODE_ID": "e1"}, "e1", []string{"e1:7422", "e2:7422"}, nil},
+		{"flag over env", []string{"--config", list, "--cluster-peers", "f1:7422", "--node-id=f1"}, map[string]string{"TROUPE_CLUSTER_PEERS": "e1:7422"}, "f1", []string{"f1:7422"}, nil},
+		{"flag empties the list", []string{"--config", list, "--cluster-peers="}, nil, "n1", nil, nil},
+		{"env only", nil, map[string]string{
+			"TROUPE_STORE": "postgres://troupe@db/troupe", "TROUPE_CLUSTER_LISTEN": "127.0.0.1:7422", "TROUPE_CLUSTER_PEERS": "127.0.0.1:7422,127.0.0.1:7423",
+		}, "", []string{"127.0.0.1:7422", "127.0.0.1:7423"}, nil},
+		{"external nats", []string{"--config", ext}, nil, "", nil, []string{"nats://a:4222", "nats://b:4222"}},
+		{"external nats env", []string{"--store", "postgres://db/troupe"}, map[string]string{"TROUPE_NATS": "tls://n:4443"}, "", nil, []string{"tls://n:4443"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := Load(tt.args, envMap(tt.env))
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if node := cmp.Or(tt.node, Default().NodeID); c.NodeID != node {
+				t.Errorf("NodeID = %q, want %q", c.NodeID, node)
+			}
+			if !reflect.DeepEqual(c.Peers(), tt.peers) || !reflect.DeepEqual([]string(c.ClusterPeers), tt.peers) {
+				t.Errorf("ClusterPeers %q, Peers() %q; want %q", c.ClusterPeers, c.Peers(), tt.peers)
+			}
+			if !reflect.DeepEqual(c.NATSURLs(), tt.nats) {
+				t.Errorf("NATSURLs = %q, want %q", c.NATSURLs(), tt.nats)
+			}
+			if !c.ClusterEnabled() {
+				t.Error("ClusterEnabled = false")
+			}
+		})
+	}
+
+	bad := writeFile(t, "bad.yaml", store+"cluster_listen: n1:7422\ncluster_peers: {n1: 7422}\n")
+	if _, err := Load([]string{"--config", bad}, nil); err == nil {
+		t.Error("cluster_peers as a mapping accepted, want an error")
+	}
+	// The environment's peers are checked like the others, and named.
+	_, err := Load([]string{"--store", "postgres://db/troupe"}, envMap(map[string]string{"TROUPE_CLUSTER_PEERS": "n1"}))
+	if ps := problems(err); len(ps) != 2 || !strings.Contains(err.Error(), "--cluster-peers: needs --cluster-listen") || !strings.Contains(err.Error(), `--cluster-peers: want host:port, got "n1"`) {
+		t.Errorf("TROUPE_CLUSTER_PEERS=n1 alone: %v", err)
 	}
 }

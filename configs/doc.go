@@ -4,7 +4,9 @@
 // Config is composed, not copied: it embeds the engine's actors.Config and the
 // transport's transport.Config, each declared, defaulted and validated by its
 // own package, beside the few settings only the server as a whole uses (store,
-// auth, logging, shutdown). Store URLs are checked with persistence/storeurl,
+// cluster, auth, logging, shutdown). The cluster settings (--node-id,
+// --cluster-listen, --cluster-peers, --nats) are in cluster.go with their
+// rules; docs/cluster.md describes the cluster. Store URLs are checked with persistence/storeurl,
 // so this package links in no store or driver.
 //
 // Load merges four layers, each overriding the ones before:

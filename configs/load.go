@@ -155,6 +155,10 @@ func newFlagSet(name string, c *Config, configPath *string) *flag.FlagSet {
 
 	fs.StringVar(&c.Addr, "addr", c.Addr, "`host:port` to listen on")
 	fs.StringVar(&c.Store, "store", c.Store, "message store: memory:, sqlite://<path> or postgres://user:pass@host:5432/db")
+	fs.StringVar(&c.NodeID, "node-id", c.NodeID, "`name` of this node, unique among the nodes sharing the store (default: the host name)")
+	fs.StringVar(&c.ClusterListen, "cluster-listen", c.ClusterListen, "`host:port` of the embedded NATS route listener; setting it turns the cluster on (needs a postgres:// -store)")
+	fs.Var(&c.ClusterPeers, "cluster-peers", "comma-separated `host:port` route addresses of the cluster's nodes, this one's may be among them (needs -cluster-listen)")
+	fs.StringVar(&c.NATS, "nats", c.NATS, "comma-separated `URLs` (nats://host:4222,…) of an external NATS cluster, instead of -cluster-listen; turns the cluster on")
 	fs.StringVar(&c.HistoryRetention, "history-retention", c.HistoryRetention, "bound of each room's stored history: an age (30d, 12h), a count (100000), both (30d,100000), or off")
 	fs.StringVar(&c.APIKey, "api-key", c.APIKey, "bearer key of the server API under /api/; empty turns the API off")
 	fs.StringVar(&c.JWTSecret, "jwt-secret", c.JWTSecret, "HMAC secret for client tokens (HS256)")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -167,5 +168,57 @@ func TestServeRejectsInvalidConfig(t *testing.T) {
 	code, _, stderr = runCmd(t, "--log-level=loud")
 	if code != 2 || !strings.Contains(stderr, "--log-level") {
 		t.Fatalf("--log-level=loud: exit %d, want 2; stderr:\n%s", code, stderr)
+	}
+}
+
+// TestCheckConfigCluster checks the cluster flags of a three-node
+// deployment, as docs/cluster.md shows them, and that check-config refuses
+// a cluster on the default SQLite store.
+func TestCheckConfigCluster(t *testing.T) {
+	clearEnv(t)
+	const store = "postgres://troupe:s3cret@127.0.0.1:5432/troupe"
+	peers := "127.0.0.2:7422,127.0.0.3:7422,127.0.0.4:7422"
+	for n := 2; n <= 4; n++ {
+		ip := fmt.Sprintf("127.0.0.%d", n)
+		code, stdout, stderr := runCmd(t, "check-config",
+			"--addr", ip+":8080", "--store", store, "--node-id", fmt.Sprintf("n%d", n),
+			"--cluster-listen", ip+":7422", "--cluster-peers", peers)
+		if code != 0 {
+			t.Fatalf("node n%d: exit %d, want 0; stderr:\n%s", n, code, stderr)
+		}
+		if want := "config ok (addr " + ip + ":8080, store postgres://troupe:xxxxx@127.0.0.1:5432/troupe)\n"; stdout != want {
+			t.Errorf("node n%d: stdout %q, want %q", n, stdout, want)
+		}
+	}
+
+	// The same through the environment, as compose.yaml could set it.
+	t.Setenv("TROUPE_STORE", store)
+	t.Setenv("TROUPE_NODE_ID", "n1")
+	t.Setenv("TROUPE_CLUSTER_LISTEN", "0.0.0.0:7422")
+	t.Setenv("TROUPE_CLUSTER_PEERS", "n1:7422,n2:7422,n3:7422")
+	if code, _, stderr := runCmd(t, "check-config"); code != 0 {
+		t.Fatalf("cluster from the environment: exit %d; stderr:\n%s", code, stderr)
+	}
+	clearEnv(t)
+
+	code, stdout, stderr := runCmd(t, "check-config", "--cluster-listen", "127.0.0.2:7422")
+	if code != 2 || stdout != "" {
+		t.Fatalf("--cluster-listen with the default store: exit %d, stdout %q; want exit 2", code, stdout)
+	}
+	if want := "--store: the cluster needs a shared PostgreSQL store: --store postgres://…; sqlite and memory stores hold one node's data"; !strings.Contains(stderr, want) {
+		t.Errorf("stderr does not say %q:\n%s", want, stderr)
+	}
+
+	code, _, stderr = runCmd(t, "check-config", "--store", store, "--cluster-listen", "127.0.0.2:7422", "--nats", "nats://127.0.0.1:4222", "--node-id", "")
+	if code != 2 {
+		t.Fatalf("--cluster-listen with --nats: exit %d, want 2", code)
+	}
+	for _, want := range []string{"--cluster-listen: cannot be combined with --nats", "--node-id: must not be empty"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr does not say %q:\n%s", want, stderr)
+		}
+	}
+	if strings.Contains(stderr, "s3cret") {
+		t.Errorf("stderr shows the store password:\n%s", stderr)
 	}
 }
