@@ -64,6 +64,12 @@ func newKit(t testing.TB, tweak func(*Config)) *kit {
 // store plays another node, or this one after a restart.
 func newKitOn(t testing.TB, mem *persistence.Memory, tweak func(*Config)) *kit {
 	t.Helper()
+	return newKitNode(t, mem, nil, tweak)
+}
+
+// newKitNode is newKitOn for a node of a cluster (cluster nil: one node).
+func newKitNode(t testing.TB, mem *persistence.Memory, cluster Cluster, tweak func(*Config)) *kit {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.HeartbeatShards = 1
 	cfg.RateLimit = 0
@@ -73,7 +79,7 @@ func newKitOn(t testing.TB, mem *persistence.Memory, tweak func(*Config)) *kit {
 	k := &kit{t: t, mem: mem, clock: clockwork.NewFakeClockAt(time.UnixMilli(1_700_000_000_000)), frames: &frameBook{}}
 	k.store = faults.Wrap(k.mem)
 	k.metrics = metrics.New(prometheus.NewRegistry())
-	eng, err := New(cfg, Deps{Store: k.store, Encoder: k.frames, Metrics: k.metrics, Clock: k.clock, Verifier: kitTokens{}})
+	eng, err := New(cfg, Deps{Store: k.store, Encoder: k.frames, Metrics: k.metrics, Clock: k.clock, Verifier: kitTokens{}, Cluster: cluster})
 	if err != nil {
 		t.Fatalf("kit: engine: %v", err)
 	}
