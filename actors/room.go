@@ -21,18 +21,18 @@ type roomActor struct {
 	presenceDiffs presenceBatch // presence changes not pushed yet
 
 	loaded   bool
-	retired  bool          // out of the registry and stopping: commands go to the successor
-	deleting bool          // a server-API delete is erasing the room: no new writes
-	deleted  bool          // erased: stopping tells members room_closed "deleted"
-	fenced   bool          // a newer owner claimed the room: stopping tells members room_closed "moved"
-	missing  bool          // rooms must be created through the API and this one was not
-	relay    bool          // another node owns the room: sends are forwarded to it (roomcluster.go)
+	retired  bool // out of the registry and stopping: commands go to the successor
+	deleting bool // a server-API delete is erasing the room: no new writes
+	deleted  bool // erased: stopping tells members room_closed "deleted"
+	fenced   bool // a newer owner claimed the room: stopping tells members room_closed "moved"
+	missing  bool // rooms must be created through the API and this one was not
+	relay    bool // another node owns the room: sends are forwarded to it (roomcluster.go)
 	// reloading marks a load after a change of owner rather than a crash:
 	// members are not told the room restarted.
 	reloading bool
-	loadSeq   uint64 // numbers this incarnation's loads: only the latest one's result counts
-	deferred []any         // commands received before the state was loaded, then handled in order
-	carried  []*pendingMsg // a crashed incarnation's unstored messages, being settled after the reload
+	loadSeq   uint64        // numbers this incarnation's loads: only the latest one's result counts
+	deferred  []any         // commands received before the state was loaded, then handled in order
+	carried   []*pendingMsg // a crashed incarnation's unstored messages, being settled after the reload
 
 	stream roomStream             // offsets, ring, dedup window, unstored messages
 	config persistence.RoomConfig // the stored configuration (private, password, member bound)
