@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -195,6 +196,80 @@ func (c *Conn) Serve(subject string, handler func(request []byte) (reply []byte)
 	}
 	return unsubscribeFunc(sub), nil
 }
+
+// ServeAsync answers requests on subject like [Conn.Serve], except that the
+// handler need not answer before it returns: it is given respond, which sends
+// reply back to the requester and may be called later, from any goroutine.
+// Only the first call of respond sends anything; later calls return an error
+// and send nothing. A request published without a reply subject gets no
+// answer (respond then does nothing and returns nil). A handler that never
+// calls respond leaves the requester to time out.
+func (c *Conn) ServeAsync(subject string, handler func(request []byte, respond func(reply []byte) error)) (unsubscribe func() error, err error) {
+	sub, err := c.nc.Subscribe(subject, func(m *nats.Msg) {
+		handler(m.Data, responder(c.nc, subject, m.Reply))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bus: serve %s: %w", subject, err)
+	}
+	return unsubscribeFunc(sub), nil
+}
+
+// responder returns the respond function of a request that came with reply
+// as its reply subject.
+func responder(nc *nats.Conn, subject, reply string) func([]byte) error {
+	if reply == "" {
+		return func([]byte) error { return nil }
+	}
+	var once atomic.Bool
+	return func(data []byte) error {
+		if !once.CompareAndSwap(false, true) {
+			return fmt.Errorf("bus: reply to a request on %s: already answered", subject)
+		}
+		if err := nc.Publish(reply, data); err != nil {
+			return fmt.Errorf("bus: reply to a request on %s: %w", subject, err)
+		}
+		return nil
+	}
+}
+
+// PublishRequest publishes data to subject with reply as the subject to
+// answer to, and returns once it is buffered, as [Conn.Publish] does. Replies
+// are received by whoever subscribes to reply, normally through
+// [Conn.SubscribeInbox], so one request may gather any number of answers.
+func (c *Conn) PublishRequest(subject, reply string, data []byte) error {
+	if err := c.nc.PublishRequest(subject, reply, data); err != nil {
+		return fmt.Errorf("bus: publish request to %s: %w", subject, err)
+	}
+	return nil
+}
+
+// SubscribeInbox subscribes to a fresh inbox, every subject prefix+"."+token
+// for one token, and returns prefix: requests published with
+// [Conn.PublishRequest] and a reply subject of the inbox get their answers
+// there. handler is called (as a [Conn.Subscribe] handler is: sequentially,
+// on one goroutine) with each answer's token and data; noResponders is true
+// (and data empty) when the message is the server's notice that a request
+// published by this connection with that reply subject reached no subscriber
+// anywhere (the status behind [ErrNoResponders]).
+func (c *Conn) SubscribeInbox(handler func(token string, data []byte, noResponders bool)) (prefix string, unsubscribe func() error, err error) {
+	prefix = c.nc.NewInbox()
+	sub, err := c.nc.Subscribe(prefix+".*", func(m *nats.Msg) {
+		token := m.Subject[len(prefix)+1:]
+		noResp := len(m.Data) == 0 && m.Header.Get(statusHeader) == noRespondersStatus
+		handler(token, m.Data, noResp)
+	})
+	if err != nil {
+		return "", nil, fmt.Errorf("bus: subscribe to inbox %s: %w", prefix, err)
+	}
+	return prefix, unsubscribeFunc(sub), nil
+}
+
+// statusHeader and noRespondersStatus mark a no-responders notice (nats.go
+// keeps its names unexported).
+const (
+	statusHeader       = "Status"
+	noRespondersStatus = "503"
+)
 
 func unsubscribeFunc(sub *nats.Subscription) func() error {
 	return func() error {

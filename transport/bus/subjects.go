@@ -26,6 +26,10 @@ const (
 	// RoomBroadcast carries the owner's broadcasts, one per batch, to every
 	// node with members in the room.
 	RoomBroadcast RoomKind = "bcast"
+	// RoomFeed carries a room's feed (the actors package's RoomEvent): the
+	// owner's batches and beats and every node's presence and typing, to
+	// every node with the room active.
+	RoomFeed RoomKind = "feed"
 )
 
 // UserKind is the third token of a user subject: what flows on it, with the
@@ -44,6 +48,28 @@ const (
 	UserDisconnect UserKind = "disconnect"
 )
 
+// NodeKind is the third token of a node subject: what flows on it, with the
+// same syntax as [RoomKind].
+type NodeKind string
+
+// Node subject kinds.
+const (
+	// NodeCommand carries requests to one node: the sends other nodes
+	// forward to the rooms it owns.
+	NodeCommand NodeKind = "cmd"
+)
+
+// ClusterKind is the third and last token of a cluster-wide subject, with
+// the same syntax as [RoomKind].
+type ClusterKind string
+
+// Cluster-wide subject kinds.
+const (
+	// ClusterUsers carries user deliveries (direct messages, notifications,
+	// disconnects) that every node subscribes to and answers.
+	ClusterUsers ClusterKind = "users"
+)
+
 // RoomSubject is the subject "troupe.room.<kind>.<room>" with room escaped by
 // [EncodeToken]: valid for any room name, and distinct for distinct names.
 func RoomSubject(kind RoomKind, room string) (string, error) {
@@ -55,6 +81,22 @@ func RoomSubject(kind RoomKind, room string) (string, error) {
 // ids.
 func UserSubject(kind UserKind, user string) (string, error) {
 	return subject("user", string(kind), user)
+}
+
+// NodeSubject is the subject "troupe.node.<kind>.<node>" with the node id
+// escaped by [EncodeToken]: valid for any node id, and distinct for distinct
+// ids.
+func NodeSubject(kind NodeKind, node string) (string, error) {
+	return subject("node", string(kind), node)
+}
+
+// ClusterSubject is the subject "troupe.cluster.<kind>", one for the whole
+// cluster.
+func ClusterSubject(kind ClusterKind) (string, error) {
+	if !validKind(string(kind)) {
+		return "", fmt.Errorf("bus: cluster subject: invalid kind %q", kind)
+	}
+	return SubjectPrefix + ".cluster." + string(kind), nil
 }
 
 func subject(space, kind, name string) (string, error) {

@@ -46,6 +46,8 @@ func TestSubjectsValidAndInjective(t *testing.T) {
 			func(n string) (string, error) { return UserSubject(UserDirect, n) },
 			func(n string) (string, error) { return UserSubject(UserNotify, n) },
 			func(n string) (string, error) { return UserSubject(UserDisconnect, n) },
+			func(n string) (string, error) { return RoomSubject(RoomFeed, n) },
+			func(n string) (string, error) { return NodeSubject(NodeCommand, n) },
 		} {
 			s, err := mk(name)
 			if err != nil {
@@ -71,6 +73,16 @@ func TestSubjectsValidAndInjective(t *testing.T) {
 	if s, _ := RoomSubject(RoomCommand, "lobby-1"); s != "troupe.room.cmd.lobby-1" {
 		t.Fatalf("plain name escaped: %s", s)
 	}
+	if s, _ := NodeSubject(NodeCommand, "node-1"); s != "troupe.node.cmd.node-1" {
+		t.Fatalf("plain node escaped: %s", s)
+	}
+	s, err := ClusterSubject(ClusterUsers)
+	if err != nil || s != "troupe.cluster.users" || !validSubject(s) {
+		t.Fatalf("cluster subject %q, %v", s, err)
+	}
+	if _, dup := seen[s]; dup {
+		t.Fatalf("cluster subject %q shared", s)
+	}
 }
 
 func TestSubjectErrors(t *testing.T) {
@@ -81,12 +93,21 @@ func TestSubjectErrors(t *testing.T) {
 		if s, err := UserSubject(UserDirect, name); err == nil {
 			t.Errorf("user id of %d bytes gave %q", len(name), s)
 		}
+		if s, err := NodeSubject(NodeCommand, name); err == nil {
+			t.Errorf("node id of %d bytes gave %q", len(name), s)
+		}
 	}
 	for _, kind := range []string{"", "Cmd", "a.b", "*", ">", "a b", "1x", "é", "x_y"} {
 		if s, err := RoomSubject(RoomKind(kind), "r"); err == nil {
 			t.Errorf("kind %q gave %q", kind, s)
 		}
 		if s, err := UserSubject(UserKind(kind), "u"); err == nil {
+			t.Errorf("kind %q gave %q", kind, s)
+		}
+		if s, err := NodeSubject(NodeKind(kind), "n"); err == nil {
+			t.Errorf("kind %q gave %q", kind, s)
+		}
+		if s, err := ClusterSubject(ClusterKind(kind)); err == nil {
 			t.Errorf("kind %q gave %q", kind, s)
 		}
 	}
