@@ -45,6 +45,7 @@ type App struct {
 	tokens       *auth.JWTVerifier // nil when tokens are refused
 	stopProfiler func()            // no-op unless --pprof-addr
 	stopTrimming func()            // stops the retention runner; no-op with --history-retention off
+	cluster      *clusterNode      // nil for a single node
 	log          *slog.Logger
 	served       chan error
 
@@ -90,14 +91,14 @@ func Start(ctx context.Context, cfg configs.Config, log *slog.Logger, opts ...Op
 	if err != nil {
 		return nil, fmt.Errorf("app: open store: %w", err)
 	}
-	a, err := start(cfg, log, store, o)
+	a, err := start(ctx, cfg, log, store, o)
 	if err != nil {
 		return nil, errors.Join(err, store.Close())
 	}
 	return a, nil
 }
 
-func start(cfg configs.Config, log *slog.Logger, opened persistence.Store, o options) (*App, error) {
+func start(ctx context.Context, cfg configs.Config, log *slog.Logger, opened persistence.Store, o options) (_ *App, err error) {
 	store := faults.Wrap(opened)
 	reg := registry.New()
 	m := metrics.New(reg)
@@ -113,11 +114,29 @@ func start(cfg configs.Config, log *slog.Logger, opened persistence.Store, o opt
 		}
 		verifier, jwtVerifier = v, v
 	}
+	var node *clusterNode
+	var port actors.Cluster
+	if cfg.ClusterEnabled() {
+		if node, err = startCluster(ctx, cfg, store, m, log); err != nil {
+			return nil, err
+		}
+		port = node.adapter
+		defer func() {
+			if err != nil {
+				_ = node.close(context.Background(), true)
+			}
+		}()
+	}
 	engine, err := actors.New(cfg.Engine, actors.Deps{
 		Store: store, Encoder: wire.Encoder{}, Verifier: verifier, Metrics: m, Logger: log.With("component", "engine"), Clock: o.clock,
+		Cluster: port,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("app: engine: %w", err)
+	}
+	if node != nil {
+		node.engine.Store(engine)
+		engine.SetLiveNodes(node.keeper.Live())
 	}
 	srv, err := transport.New(cfg.Transport, transport.Deps{Engine: engine, Store: store, Verifier: verifier, Metrics: m, Gatherer: reg, Logger: log, Clock: o.clock})
 	if err != nil {
@@ -157,7 +176,7 @@ func start(cfg configs.Config, log *slog.Logger, opened persistence.Store, o opt
 		stopProfiler()
 		return nil, err
 	}
-	a := &App{stopProfiler: stopProfiler, stopTrimming: stopTrimming, Addr: addr, engine: engine, server: srv, store: store, drills: runner, tokens: jwtVerifier, log: log, served: make(chan error, 1)}
+	a := &App{stopProfiler: stopProfiler, stopTrimming: stopTrimming, cluster: node, Addr: addr, engine: engine, server: srv, store: store, drills: runner, tokens: jwtVerifier, log: log, served: make(chan error, 1)}
 	go func() { a.served <- srv.Serve() }()
 	log.Info("troupe serving", "addr", addr.String(), "store", cfg.RedactedStore())
 	return a, nil
@@ -198,6 +217,11 @@ func (a *App) shutdown(ctx context.Context) error {
 	a.stopProfiler()
 	a.stopTrimming()
 	err := a.server.Shutdown(ctx)
+	if a.cluster != nil {
+		if cerr := a.cluster.close(ctx, true); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("app: leave the cluster: %w", cerr))
+		}
+	}
 	if cerr := a.store.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("app: close store: %w", cerr))
 	}
