@@ -208,7 +208,9 @@ func (r *roomActor) beat() {
 	if !r.relay {
 		r.publishFeed(RoomEvent{Kind: EventTail, Epoch: r.stream.epoch, Offset: r.stream.committed})
 	}
-	if cl.beats%presenceBeats == 0 && (len(r.shell.members.users) > 0 || cl.published) {
+	// Every beat at first (interest in a new feed crosses NATS routes
+	// asynchronously, so the first snapshots may be lost), then now and then.
+	if (cl.beats <= presenceBeats || cl.beats%presenceBeats == 0) && (len(r.shell.members.users) > 0 || cl.published) {
 		r.publishPresenceSnapshot()
 	}
 	r.after(tailBeat, &clusterBeat{gen: r.gen})

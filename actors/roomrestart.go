@@ -291,6 +291,8 @@ func (r *roomActor) settleCarried(missed []persistence.Message) {
 		for i, p := range plan.senders[lo:hi] {
 			if p != nil && p.Conn != nil {
 				senders[i] = p.Conn.Id
+			} else if cl := r.shell.cl; cl != nil {
+				senders[i] = cl.acked[missed[lo+i].Offset] // a forwarded send acked before the owner changed
 			}
 		}
 		r.broadcastMsgs(missed[lo:hi], senders)

@@ -3,11 +3,11 @@ package app_test
 import (
 	"fmt"
 	"io"
-	"net/http"
-	"strings"
 	"net"
+	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -228,17 +228,20 @@ func TestClusterNodeKillLosesNothing(t *testing.T) {
 		s.request(map[string]any{"type": "join", "room": "busy"})
 	}
 	acked := map[string]float64{}
-	got := []map[float64]bool{{}, {}}
+	got := []map[float64]bool{{}, {}}    // offsets each sender heard of, as a push or its own ack
+	pushed := []map[float64]bool{{}, {}} // offsets pushed to each sender: each at most once
 	sent := []int{0, 0}
 	unacked := []map[int]bool{{}, {}}
+	sentAt := []map[int]time.Time{{}, {}}
 	send := func(i int) {
 		sent[i]++
 		n := sent[i]
 		unacked[i][n] = true
-		senders[i].sendJSON(map[string]any{"type": "send", "id": n, "room": "busy", "text": "x", "cid": fmt.Sprintf("s%d-%d", i, n)})
+		sentAt[i][n] = time.Now()
+		senders[i].sendJSON(map[string]any{"type": "send", "id": n, "room": "busy", "text": fmt.Sprintf("s%d-%d", i, n), "cid": fmt.Sprintf("s%d-%d", i, n)})
 	}
 	resend := func(i, n int) {
-		senders[i].sendJSON(map[string]any{"type": "send", "id": n, "room": "busy", "text": "x", "cid": fmt.Sprintf("s%d-%d", i, n)})
+		senders[i].sendJSON(map[string]any{"type": "send", "id": n, "room": "busy", "text": fmt.Sprintf("s%d-%d", i, n), "cid": fmt.Sprintf("s%d-%d", i, n)})
 	}
 	for i := range senders {
 		for range 8 {
@@ -274,7 +277,7 @@ func TestClusterNodeKillLosesNothing(t *testing.T) {
 					acked[cid] = off
 					got[i][off] = true
 					delete(unacked[i], n)
-					if killed && replaced == 0 {
+					if killed && replaced == 0 && sentAt[i][n].After(killedAt) {
 						replaced = time.Since(killedAt)
 					}
 					send(i)
@@ -288,24 +291,31 @@ func TestClusterNodeKillLosesNothing(t *testing.T) {
 				case "message", "batch":
 					for _, m := range messagesOf(f) {
 						off := m["offset"].(float64)
-						if got[i][off] {
+						if pushed[i][off] {
 							t.Fatalf("sender %d got offset %v twice", i, off)
 						}
-						got[i][off] = true
+						pushed[i][off], got[i][off] = true, true
 					}
 				}
 			case <-time.After(time.Millisecond):
 			}
 		}
 	}
-	t.Logf("re-placed %v after the kill; %d acked", replaced, len(acked))
+	t.Logf("re-placed: the first send made after the kill was acked %v after it; %d acked", replaced, len(acked))
+	maxAcked := float64(0)
+	for _, off := range acked {
+		maxAcked = max(maxAcked, off)
+	}
 	// The stream, read back from node 2, holds every acked message once, gap-free.
 	reader := mustDial(t, c.procs[1].addr)
 	reader.hello("reader")
 	reader.request(map[string]any{"type": "join", "room": "busy"})
 	seen := map[string]float64{}
 	after := float64(0)
-	for {
+	for readUntil := time.Now().Add(frameWait); after < maxAcked; {
+		if time.Now().After(readUntil) {
+			t.Fatalf("history ends at %v, acked up to %v", after, maxAcked)
+		}
 		page := reader.request(map[string]any{"type": "history", "room": "busy", "after": after, "limit": 200})
 		msgs, _ := page["msgs"].([]any)
 		for _, m := range msgs {
@@ -315,15 +325,12 @@ func TestClusterNodeKillLosesNothing(t *testing.T) {
 				t.Fatalf("gap: offset %v after %v", off, after)
 			}
 			after = off
-			if cid, ok := mm["cid"].(string); ok && cid != "" {
+			if cid, ok := mm["text"].(string); ok && cid != "" { // the text is the cid
 				if _, dup := seen[cid]; dup {
 					t.Fatalf("%s stored twice", cid)
 				}
 				seen[cid] = off
 			}
-		}
-		if more, _ := page["more"].(bool); !more {
-			break
 		}
 	}
 	for cid, off := range acked {
@@ -331,15 +338,30 @@ func TestClusterNodeKillLosesNothing(t *testing.T) {
 			t.Fatalf("%s acked at %v, stored at %v", cid, off, seen[cid])
 		}
 	}
-	// Each survivor saw every offset up to what it last heard, once, no gap.
-	for i := range got {
-		maxOff := float64(0)
-		for off := range got[i] {
-			maxOff = max(maxOff, off)
+	// Each survivor gets every offset up to the last acked, once, in order
+	// of the stream (its own as acks, arriving ahead of the feed).
+	for i, s := range senders {
+		missing := func() float64 {
+			for off := float64(1); off <= maxAcked; off++ {
+				if !got[i][off] {
+					return off
+				}
+			}
+			return 0
 		}
-		for off := float64(1); off <= maxOff; off++ {
-			if !got[i][off] {
-				t.Fatalf("sender %d missed offset %v (of %v)", i, off, maxOff)
+		for off := missing(); off != 0; off = missing() {
+			f := s.next() // fails the test after frameWait: offset off never came
+			switch f["type"] {
+			case "ack":
+				got[i][f["offset"].(float64)] = true
+			case "message", "batch":
+				for _, m := range messagesOf(f) {
+					o := m["offset"].(float64)
+					if pushed[i][o] {
+						t.Fatalf("sender %d got offset %v twice", i, o)
+					}
+					pushed[i][o], got[i][o] = true, true
+				}
 			}
 		}
 	}
