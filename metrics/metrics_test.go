@@ -75,6 +75,17 @@ func touch(m *Metrics) {
 	m.BytesOut.Add(20)
 	m.DeflatedIn.Add(300)
 	m.DeflatedOut.Add(100)
+	m.ClusterMessages.WithLabelValues("out", "feed").Inc()
+	m.ClusterBytes.WithLabelValues("out", "feed").Add(10)
+	m.ClusterConnected.Set(1)
+	m.ClusterNodes.Set(3)
+	m.LeaseRenewals.WithLabelValues("ok").Inc()
+	m.LeaseLosses.Inc()
+	m.RoomClaims.WithLabelValues("won").Inc()
+	m.FencedWrites.Inc()
+	m.RelayBackfills.Inc()
+	m.RoomsRelayed.Inc()
+	m.Forwarded.WithLabelValues("acked").Inc()
 }
 
 var wantNames = []string{
@@ -82,6 +93,10 @@ var wantNames = []string{
 	"troupe_actor_restarts_total",
 	"troupe_bytes_in_total",
 	"troupe_bytes_out_total",
+	"troupe_cluster_bytes_total",
+	"troupe_cluster_connected",
+	"troupe_cluster_messages_total",
+	"troupe_cluster_nodes",
 	"troupe_connections_active",
 	"troupe_connections_closed_total",
 	"troupe_connections_opened_total",
@@ -92,17 +107,24 @@ var wantNames = []string{
 	"troupe_drill_runs_total",
 	"troupe_drops_total",
 	"troupe_errors_sent_total",
+	"troupe_fenced_writes_total",
+	"troupe_forwarded_sends_total",
 	"troupe_frames_in_total",
 	"troupe_frames_out_total",
 	"troupe_heartbeat_rtt_seconds",
 	"troupe_heartbeat_timeouts_total",
+	"troupe_lease_losses_total",
+	"troupe_lease_renewals_total",
 	"troupe_limit_rejections_total",
 	"troupe_mailbox_depth",
 	"troupe_messages_stored_total",
 	"troupe_outbox_depth",
 	"troupe_publish_deliver_latency_seconds",
+	"troupe_relay_backfills_total",
 	"troupe_room_batch_size",
+	"troupe_room_claims_total",
 	"troupe_rooms_active",
+	"troupe_rooms_relayed",
 	"troupe_rooms_stopped_total",
 	"troupe_sessions_active",
 	"troupe_sessions_opened_total",
