@@ -278,14 +278,7 @@ func (r *roomActor) onFeed(ev RoomEvent) {
 			r.schedulePresence()
 		}
 	case EventTyping:
-		b := r.env.encoder.Encode(TypingPush{Room: r.shell.name, User: ev.User, On: ev.On})
-		n := 0
-		for _, mem := range r.shell.members.list {
-			if mem.user.ID != ev.User.ID && mem.peer.Offer(b) {
-				n++
-			}
-		}
-		r.env.metrics.FramesOut.WithLabelValues("typing").Add(float64(n))
+		r.offerTyping(ev.User, ev.On)
 	}
 }
 

@@ -140,17 +140,23 @@ func (r *roomActor) typing(m *typingIn) {
 		r.env.sendTo(m.Peer, ErrorFrame{ID: m.ID, Code: CodeNotJoined, Message: "join " + r.shell.name + " before typing in it"})
 		return
 	}
-	b := r.env.encoder.Encode(TypingPush{Room: r.shell.name, User: mem.user, On: m.On})
+	r.offerTyping(mem.user, m.On)
+	if r.shell.cl != nil {
+		r.publishFeed(RoomEvent{Kind: EventTyping, User: mem.user, On: m.On})
+	}
+}
+
+// offerTyping offers a typing signal of u to the members here that are not
+// u (ephemeral: a busy outbox drops it).
+func (r *roomActor) offerTyping(u UserRef, on bool) {
+	b := r.env.encoder.Encode(TypingPush{Room: r.shell.name, User: u, On: on})
 	n := 0
 	for _, other := range r.shell.members.list {
-		if other.user.ID != mem.user.ID && other.peer.Offer(b) {
+		if other.user.ID != u.ID && other.peer.Offer(b) {
 			n++
 		}
 	}
 	r.env.metrics.FramesOut.WithLabelValues("typing").Add(float64(n))
-	if r.shell.cl != nil {
-		r.publishFeed(RoomEvent{Kind: EventTyping, User: mem.user, On: m.On})
-	}
 }
 
 func (r *roomActor) presence(m *presenceOf) {
