@@ -320,3 +320,76 @@ func TestClusterDirectReachesAUserOnAnotherNode(t *testing.T) {
 }
 
 func testCounter(c prometheus.Collector) float64 { return testutil.ToFloat64(c) }
+
+// pausingLookups is a store whose LookupRoom, while armed, signals paused
+// once it has read the room and waits for release before returning: a test
+// acts between a relay's read of the room's state and its reads of messages.
+type pausingLookups struct {
+	persistence.Store
+	armed           atomic.Bool
+	paused, release chan struct{}
+}
+
+func (s *pausingLookups) LookupRoom(ctx context.Context, room string) (persistence.RoomInfo, error) {
+	info, err := s.Store.LookupRoom(ctx, room)
+	if s.armed.CompareAndSwap(true, false) {
+		close(s.paused)
+		<-s.release
+	}
+	return info, err
+}
+
+// TestClusterRelayReloadPushesNothingTwice: a relay that is behind reloads
+// the room, and the owner stores a message after the relay read the room's
+// state and before it read the messages it missed. The relay pushes that
+// message to its members once (it comes on the feed), not also as a missed
+// one.
+func TestClusterRelayReloadPushesNothingTwice(t *testing.T) {
+	mem, bus := persistence.NewMemory(), newMemBus()
+	for _, n := range []string{"a", "b"} {
+		if _, err := mem.RenewLease(t.Context(), n, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lookups := &pausingLookups{paused: make(chan struct{}), release: make(chan struct{})}
+	a := newKitNode(t, mem, &memNode{bus: bus, name: "a"}, quickPresence)
+	b := newKitWrapped(t, mem, &memNode{bus: bus, name: "b"}, quickPresence, func(s persistence.Store) persistence.Store {
+		lookups.Store = s
+		return lookups
+	})
+	ann := a.member("ann")
+	ann.join("r")
+	ann.send("r", "one", "")
+	skipTo[Ack](ann)
+	bob := b.member("bob")
+	bob.join("r") // a relay of a, at offset 1
+	// The feed loses offset 2: b is behind when it reloads.
+	bus.dropFeed.Store(true)
+	ann.send("r", "two", "")
+	skipTo[Ack](ann)
+	eventually(t, "the batch is lost", func() bool { return bus.dropped.Load() == 1 })
+	bus.dropFeed.Store(false)
+	// b believes a gone and reloads; a still holds its lease, so b relays again.
+	lookups.armed.Store(true)
+	b.eng.SetLiveNodes([]string{"b"})
+	<-lookups.paused
+	ann.send("r", "three", "") // stored at 3 while b's reload reads
+	skipTo[Ack](ann)
+	close(lookups.release)
+	ann.send("r", "four", "")
+	skipTo[Ack](ann)
+	var offsets []uint64
+	for !slices.Contains(offsets, 4) {
+		switch f := bob.next().(type) {
+		case MessagePush:
+			offsets = append(offsets, f.Msg.Offset)
+		case BatchPush:
+			for _, m := range f.Msgs {
+				offsets = append(offsets, m.Offset)
+			}
+		}
+	}
+	if !slices.Equal(offsets, []uint64{2, 3, 4}) {
+		t.Fatalf("bob was pushed offsets %v, want [2 3 4] once each", offsets)
+	}
+}

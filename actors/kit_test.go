@@ -70,6 +70,13 @@ func newKitOn(t testing.TB, mem *persistence.Memory, tweak func(*Config)) *kit {
 // newKitNode is newKitOn for a node of a cluster (cluster nil: one node).
 func newKitNode(t testing.TB, mem *persistence.Memory, cluster Cluster, tweak func(*Config)) *kit {
 	t.Helper()
+	return newKitWrapped(t, mem, cluster, tweak, nil)
+}
+
+// newKitWrapped is newKitNode with the engine's store wrapped by wrap (nil:
+// as is), for a test that must act between two calls of one store read.
+func newKitWrapped(t testing.TB, mem *persistence.Memory, cluster Cluster, tweak func(*Config), wrap func(persistence.Store) persistence.Store) *kit {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.HeartbeatShards = 1
 	cfg.RateLimit = 0
@@ -79,7 +86,11 @@ func newKitNode(t testing.TB, mem *persistence.Memory, cluster Cluster, tweak fu
 	k := &kit{t: t, mem: mem, clock: clockwork.NewFakeClockAt(time.UnixMilli(1_700_000_000_000)), frames: &frameBook{}}
 	k.store = faults.Wrap(k.mem)
 	k.metrics = metrics.New(prometheus.NewRegistry())
-	eng, err := New(cfg, Deps{Store: k.store, Encoder: k.frames, Metrics: k.metrics, Clock: k.clock, Verifier: kitTokens{}, Cluster: cluster})
+	var store persistence.Store = k.store
+	if wrap != nil {
+		store = wrap(k.store)
+	}
+	eng, err := New(cfg, Deps{Store: store, Encoder: k.frames, Metrics: k.metrics, Clock: k.clock, Verifier: kitTokens{}, Cluster: cluster})
 	if err != nil {
 		t.Fatalf("kit: engine: %v", err)
 	}

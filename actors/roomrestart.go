@@ -160,7 +160,10 @@ func (r *roomActor) load() {
 			if st.LastOffset == 0 {
 				return nil
 			}
-			page, err := store.Read(ctx, name, persistence.ReadQuery{Limit: cfg.RecoveryLimit})
+			// A relay's owner keeps writing while this load reads: what it
+			// stores after the room's state was read comes on the feed, so
+			// reads stop at the state's offset (or it would be pushed twice).
+			page, err := store.Read(ctx, name, persistence.ReadQuery{Before: st.LastOffset + 1, Limit: cfg.RecoveryLimit})
 			if err != nil {
 				return fmt.Errorf("read recent messages: %w", err)
 			}
@@ -179,13 +182,22 @@ func (r *roomActor) load() {
 				if len(page.Messages) == 0 {
 					break
 				}
-				res.missed = append(res.missed, page.Messages...)
+				res.missed = append(res.missed, upTo(page.Messages, st.LastOffset)...)
 				after = page.Messages[len(page.Messages)-1].Offset
 			}
 			return nil
 		}()
 		root.Send(self, res)
 	})
+}
+
+// upTo returns the messages of msgs (in offset order) at or below offset last.
+func upTo(msgs []persistence.Message, last uint64) []persistence.Message {
+	n := len(msgs)
+	for n > 0 && msgs[n-1].Offset > last {
+		n--
+	}
+	return msgs[:n]
 }
 
 // openRoom claims the room: for a single node (node "") unconditionally,

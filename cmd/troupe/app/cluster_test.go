@@ -230,11 +230,6 @@ func TestClusterNodeKillLosesNothing(t *testing.T) {
 	acked := map[string]float64{}
 	got := []map[float64]bool{{}, {}}    // offsets each sender heard of, as a push or its own ack
 	pushed := []map[float64]bool{{}, {}} // offsets pushed to each sender
-	// dupPushes counts offsets pushed to a survivor twice. KNOWN BUG (#14,
-	// open): around a re-placement a relay member is sometimes pushed a
-	// message a second time (about 1 run in 5); it is reported, not yet
-	// failed on, until the cause is found. Loss and double storage fail.
-	dupPushes := 0
 	sent := []int{0, 0}
 	unacked := []map[int]bool{{}, {}}
 	sentAt := []map[int]time.Time{{}, {}}
@@ -297,7 +292,7 @@ func TestClusterNodeKillLosesNothing(t *testing.T) {
 					for _, m := range messagesOf(f) {
 						off := m["offset"].(float64)
 						if pushed[i][off] {
-							dupPushes++
+							t.Fatalf("sender %d was pushed offset %v twice", i, off)
 						}
 						pushed[i][off], got[i][off] = true, true
 					}
@@ -306,7 +301,6 @@ func TestClusterNodeKillLosesNothing(t *testing.T) {
 			}
 		}
 	}
-	defer func() { t.Logf("duplicate pushes to survivors: %d (known bug, see dupPushes)", dupPushes) }()
 	t.Logf("re-placed: the first send made after the kill was acked %v after it; %d acked", replaced, len(acked))
 	maxAcked := float64(0)
 	for _, off := range acked {
@@ -364,7 +358,7 @@ func TestClusterNodeKillLosesNothing(t *testing.T) {
 				for _, m := range messagesOf(f) {
 					o := m["offset"].(float64)
 					if pushed[i][o] {
-						dupPushes++
+						t.Fatalf("sender %d was pushed offset %v twice", i, o)
 					}
 					pushed[i][o], got[i][o] = true, true
 				}
