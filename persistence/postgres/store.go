@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,6 +37,12 @@ const defaultMaxConns = 8
 // no connect_timeout, so an unreachable server fails fast even under a
 // context without deadline.
 const defaultConnectTimeout = 10 * time.Second
+
+// idleInTransaction is the store's idle_in_transaction_session_timeout
+// unless the DSN sets one: its transactions never wait between statements,
+// and a session stopped inside one is ended before a node lease (3 s) runs
+// out, so its rooms' row locks never outlive the node's claim.
+const idleInTransaction = 2 * time.Second
 
 // Store is a persistence.Store backed by a PostgreSQL database.
 //
@@ -130,6 +137,13 @@ func open(ctx context.Context, dsn, name string, opts []Option) (*Store, error) 
 	}
 	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "troupe"
+	}
+	if _, ok := cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"]; !ok {
+		// A process stopped inside a transaction (SIGSTOP, a stalled VM)
+		// would hold its rooms' row locks and keep every other node from
+		// claiming them: the server ends such a session instead, well
+		// before a node lease expires.
+		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = strconv.Itoa(int(idleInTransaction / time.Millisecond))
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg) // connects lazily
 	if err != nil {
