@@ -61,12 +61,3 @@ func (s *memberSet) remove(m *member) *presence {
 	p.conns--
 	return p
 }
-
-// refs lists the distinct users.
-func (s *memberSet) refs() []UserRef {
-	out := make([]UserRef, 0, len(s.users))
-	for _, p := range s.users {
-		out = append(out, p.user)
-	}
-	return out
-}

@@ -31,8 +31,12 @@ const (
 	// presenceBeats is how many tail beats pass between two snapshots of a
 	// node's presence that nothing changed (repairing a lost one).
 	presenceBeats = 5
-	// forwardTimeout bounds the wait for an owner's answer to a forwarded send.
-	forwardTimeout = 2 * time.Second
+	// forwardTimeout bounds the wait for an owner's answer to a forwarded
+	// send. An owner that is paused (SIGSTOP, a stalled VM) keeps its bus
+	// routes, so this is how a relay notices it: short, since a send that
+	// timed out is forwarded again under its client id, which the owner
+	// deduplicates.
+	forwardTimeout = time.Second
 	// maxForwards bounds how often one send is forwarded before it is
 	// answered unavailable (about ten seconds of re-placement).
 	maxForwards = 40

@@ -53,6 +53,11 @@ type Options struct {
 	// included or not). DeliverToUsers waits for an answer from each of them
 	// but this one.
 	Live func() []string
+	// Held reports whether this node holds its lease (the lease keeper's
+	// Held); nil: always. A node that lost its lease (it cannot reach the
+	// store, or its renewals stalled) is not Healthy: another node may own
+	// its rooms by now, so it must not ack.
+	Held func() bool
 	// Metrics receives ClusterMessages, ClusterBytes and ClusterConnected.
 	Metrics *metrics.Metrics
 	// Logger receives undecodable frames and failed replies; nil discards.
@@ -76,6 +81,7 @@ type Adapter struct {
 	conn  *bus.Conn
 	node  string
 	live  func() []string
+	held  func() bool
 	m     *metrics.Metrics
 	log   *slog.Logger
 	bufs  sync.Pool // *[]byte encoding buffers
@@ -161,7 +167,7 @@ func New(opts Options) (*Adapter, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	a := &Adapter{
-		conn: opts.Conn, node: opts.Node, live: opts.Live, m: opts.Metrics,
+		conn: opts.Conn, node: opts.Node, live: opts.Live, held: opts.Held, m: opts.Metrics,
 		log:         log.With("node", opts.Node),
 		nodeSubject: nodeSubject, usersSubject: usersSubject,
 		subs: make(map[uint64]func() error), pending: make(map[string]*call),
@@ -189,8 +195,9 @@ func New(opts Options) (*Adapter, error) {
 // Node implements actors.Cluster.
 func (a *Adapter) Node() string { return a.node }
 
-// Healthy implements actors.Cluster: the bus connection is up and the
-// adapter open. It sets ClusterConnected.
+// Healthy implements actors.Cluster: the bus connection is up, the adapter
+// open, and the node holds its lease. It sets ClusterConnected (the bus
+// connection's state alone).
 func (a *Adapter) Healthy() bool {
 	up := !a.closedFlag.Load() && a.conn.IsConnected()
 	if up {
@@ -198,7 +205,7 @@ func (a *Adapter) Healthy() bool {
 	} else {
 		a.m.ClusterConnected.Set(0)
 	}
-	return up
+	return up && (a.held == nil || a.held())
 }
 
 // Close unsubscribes everything the adapter subscribed, ends the calls

@@ -9,9 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/troupe-chat/troupe/actors"
+	"github.com/troupe-chat/troupe/metrics"
 	"github.com/troupe-chat/troupe/transport/bus"
 )
 
@@ -566,5 +568,28 @@ func TestNewErrors(t *testing.T) {
 			a.Close()
 			t.Errorf("%s: created", name)
 		}
+	}
+}
+
+// TestHealthyNeedsTheLease: a node whose lease keeper says it lost its
+// lease is not healthy though its bus connection is up.
+func TestHealthyNeedsTheLease(t *testing.T) {
+	srv := startServers(t, 1)
+	n := &node{srv: srv[0], conn: connect(t, "A", srv[0].ClientURL()), live: &liveSet{}, m: metrics.New(prometheus.NewRegistry())}
+	var held atomic.Bool
+	a, err := New(Options{Conn: n.conn, Node: "A", Live: n.live.get, Held: held.Load, Metrics: n.m, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if a.Healthy() {
+		t.Fatal("healthy without the lease")
+	}
+	if testutil.ToFloat64(n.m.ClusterConnected) != 1 {
+		t.Fatal("the bus connection is up: ClusterConnected should say so")
+	}
+	held.Store(true)
+	if !a.Healthy() {
+		t.Fatal("not healthy with the lease and the bus")
 	}
 }

@@ -87,7 +87,7 @@ func startCluster(ctx context.Context, cfg configs.Config, store persistence.Sto
 	if err != nil {
 		return nil, fmt.Errorf("app: node lease: %w", err)
 	}
-	c.adapter, err = cluster.New(cluster.Options{Conn: c.conn, Node: cfg.NodeID, Live: c.keeper.Live, Metrics: m, Logger: log.With("component", "cluster")})
+	c.adapter, err = cluster.New(cluster.Options{Conn: c.conn, Node: cfg.NodeID, Live: c.keeper.Live, Held: c.keeper.Held, Metrics: m, Logger: log.With("component", "cluster")})
 	if err != nil {
 		return nil, fmt.Errorf("app: cluster adapter: %w", err)
 	}
