@@ -37,22 +37,34 @@ func freePort(t *testing.T, host string) int {
 
 func startCluster(t *testing.T, n int) *clusterNodes {
 	t.Helper()
+	var routes []string
+	for i := range n {
+		host := nodeHost(i)
+		routes = append(routes, fmt.Sprintf("%s:%d", host, freePort(t, host)))
+	}
+	return startNodes(t, n, func(i int, store string) []string {
+		return []string{"--store", store, "--cluster-listen", routes[i], "--cluster-peers", joinComma(routes)}
+	})
+}
+
+// nodeHost is the loopback address node i (from 0) listens on.
+func nodeHost(i int) string { return "127.0.0." + strconv.Itoa(i+2) }
+
+// startNodes starts n troupe processes, node i on nodeHost(i) with the
+// cluster and store flags clusterArgs gives it (store is a fresh database
+// of a real PostgreSQL), and waits until every node's lease table lists n
+// nodes.
+func startNodes(t *testing.T, n int, clusterArgs func(i int, store string) []string) *clusterNodes {
+	t.Helper()
 	if testing.Short() {
-		t.Skip("starts three server processes and PostgreSQL")
+		t.Skip("starts several server processes and PostgreSQL")
 	}
 	store := pgtest.New(t).NewDatabase(t)
 	c := &clusterNodes{bin: buildTroupe(t)}
-	var routes []string
-	hosts := make([]string, n)
 	for i := range n {
-		hosts[i] = "127.0.0." + strconv.Itoa(i+2)
-		routes = append(routes, fmt.Sprintf("%s:%d", hosts[i], freePort(t, hosts[i])))
-	}
-	for i := range n {
-		args := []string{
-			"--addr", hosts[i] + ":0", "--store", store, "--rate-limit", "0", "--api-key", "k",
-			"--node-id", "n" + strconv.Itoa(i+1), "--cluster-listen", routes[i], "--cluster-peers", joinComma(routes),
-		}
+		args := append([]string{
+			"--addr", nodeHost(i) + ":0", "--rate-limit", "0", "--api-key", "k", "--node-id", "n" + strconv.Itoa(i+1),
+		}, clusterArgs(i, store)...)
 		c.args = append(c.args, args)
 		c.procs = append(c.procs, startProcess(t, c.bin, args...))
 	}
@@ -216,153 +228,23 @@ func sortIndex(ids []string, presence map[string]any, name string) int {
 // TestClusterNodeKillLosesNothing SIGKILLs the node that owns a busy room
 // while members on the other nodes send: a surviving node claims the room
 // once the dead node's lease expires, and every acked message is stored once,
-// in order, with no gap, and delivered to the survivors.
+// in order, with no gap, and delivered to the survivors, each once.
 func TestClusterNodeKillLosesNothing(t *testing.T) {
 	c := startCluster(t, 3)
-	owner := mustDial(t, c.procs[0].addr)
-	owner.hello("owner")
+	owner := mustHello(t, c.procs[0].addr, "owner")
 	owner.request(map[string]any{"type": "join", "room": "busy"}) // node 1 claims the room
-	senders := []*rawClient{mustDial(t, c.procs[1].addr), mustDial(t, c.procs[2].addr)}
-	for i, s := range senders {
-		s.hello("s" + strconv.Itoa(i))
+	senders := []*rawClient{mustHello(t, c.procs[1].addr, "s0"), mustHello(t, c.procs[2].addr, "s1")}
+	for _, s := range senders {
 		s.request(map[string]any{"type": "join", "room": "busy"})
 	}
-	acked := map[string]float64{}
-	got := []map[float64]bool{{}, {}}    // offsets each sender heard of, as a push or its own ack
-	pushed := []map[float64]bool{{}, {}} // offsets pushed to each sender
-	sent := []int{0, 0}
-	unacked := []map[int]bool{{}, {}}
-	sentAt := []map[int]time.Time{{}, {}}
-	send := func(i int) {
-		sent[i]++
-		n := sent[i]
-		unacked[i][n] = true
-		sentAt[i][n] = time.Now()
-		senders[i].sendJSON(map[string]any{"type": "send", "id": n, "room": "busy", "text": fmt.Sprintf("s%d-%d", i, n), "cid": fmt.Sprintf("s%d-%d", i, n)})
+	load := newRoomLoad(t, "busy", senders)
+	load.start(8)
+	load.run("100 acks", func() bool { return len(load.acked) >= 100 })
+	if err := c.procs[0].cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
 	}
-	resend := func(i, n int) {
-		senders[i].sendJSON(map[string]any{"type": "send", "id": n, "room": "busy", "text": fmt.Sprintf("s%d-%d", i, n), "cid": fmt.Sprintf("s%d-%d", i, n)})
-	}
-	for i := range senders {
-		for range 8 {
-			send(i)
-		}
-	}
-	killed := false
-	var killedAt time.Time
-	var replaced time.Duration
-	deadline := time.Now().Add(60 * time.Second)
-	for len(acked) < 400 {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d acks within a minute", len(acked))
-		}
-		if !killed && len(acked) >= 100 {
-			if err := c.procs[0].cmd.Process.Signal(syscall.SIGKILL); err != nil {
-				t.Fatal(err)
-			}
-			killed, killedAt = true, time.Now()
-		}
-		for i, s := range senders {
-			select {
-			case f := <-s.frames:
-				<-s.raw
-				switch f["type"] {
-				case "ack":
-					n := int(f["id"].(float64))
-					cid := fmt.Sprintf("s%d-%d", i, n)
-					off := f["offset"].(float64)
-					if prev, ok := acked[cid]; ok && prev != off {
-						t.Fatalf("%s acked at %v and %v", cid, prev, off)
-					}
-					acked[cid] = off
-					got[i][off] = true
-					delete(unacked[i], n)
-					if killed && replaced == 0 && sentAt[i][n].After(killedAt) {
-						replaced = time.Since(killedAt)
-					}
-					send(i)
-				case "error":
-					// unavailable while the room is re-placed: send again, same cid
-					if n, ok := f["id"].(float64); ok && f["code"] == "unavailable" {
-						resend(i, int(n))
-					} else {
-						t.Fatalf("sender %d got %v", i, f)
-					}
-				case "message", "batch":
-					for _, m := range messagesOf(f) {
-						off := m["offset"].(float64)
-						if pushed[i][off] {
-							t.Fatalf("sender %d was pushed offset %v twice", i, off)
-						}
-						pushed[i][off], got[i][off] = true, true
-					}
-				}
-			case <-time.After(time.Millisecond):
-			}
-		}
-	}
-	t.Logf("re-placed: the first send made after the kill was acked %v after it; %d acked", replaced, len(acked))
-	maxAcked := float64(0)
-	for _, off := range acked {
-		maxAcked = max(maxAcked, off)
-	}
-	// The stream, read back from node 2, holds every acked message once, gap-free.
-	reader := mustDial(t, c.procs[1].addr)
-	reader.hello("reader")
-	reader.request(map[string]any{"type": "join", "room": "busy"})
-	seen := map[string]float64{}
-	after := float64(0)
-	for readUntil := time.Now().Add(frameWait); after < maxAcked; {
-		if time.Now().After(readUntil) {
-			t.Fatalf("history ends at %v, acked up to %v", after, maxAcked)
-		}
-		page := reader.request(map[string]any{"type": "history", "room": "busy", "after": after, "limit": 200})
-		msgs, _ := page["msgs"].([]any)
-		for _, m := range msgs {
-			mm := m.(map[string]any)
-			off := mm["offset"].(float64)
-			if off != after+1 {
-				t.Fatalf("gap: offset %v after %v", off, after)
-			}
-			after = off
-			if cid, ok := mm["text"].(string); ok && cid != "" { // the text is the cid
-				if _, dup := seen[cid]; dup {
-					t.Fatalf("%s stored twice", cid)
-				}
-				seen[cid] = off
-			}
-		}
-	}
-	for cid, off := range acked {
-		if seen[cid] != off {
-			t.Fatalf("%s acked at %v, stored at %v", cid, off, seen[cid])
-		}
-	}
-	// Each survivor gets every offset up to the last acked, once, in order
-	// of the stream (its own as acks, arriving ahead of the feed).
-	for i, s := range senders {
-		missing := func() float64 {
-			for off := float64(1); off <= maxAcked; off++ {
-				if !got[i][off] {
-					return off
-				}
-			}
-			return 0
-		}
-		for off := missing(); off != 0; off = missing() {
-			f := s.next() // fails the test after frameWait: offset off never came
-			switch f["type"] {
-			case "ack":
-				got[i][f["offset"].(float64)] = true
-			case "message", "batch":
-				for _, m := range messagesOf(f) {
-					o := m["offset"].(float64)
-					if pushed[i][o] {
-						t.Fatalf("sender %d was pushed offset %v twice", i, o)
-					}
-					pushed[i][o], got[i][o] = true, true
-				}
-			}
-		}
-	}
+	load.markNow()
+	load.run("400 acks", func() bool { return len(load.acked) >= 400 })
+	t.Logf("re-placed: the first send made after the kill was acked %v after it; %d acked", load.ackedAfter, len(load.acked))
+	load.verify(mustHello(t, c.procs[1].addr, "reader"))
 }

@@ -31,7 +31,24 @@ type roomLoad struct {
 	paused []bool
 	// draining, set by verify, sends nothing new.
 	draining bool
+	// refused counts each client's sends answered unavailable; retries
+	// holds them until they are sent again.
+	refused []int
+	retries []retry
+	// cutClient's sends made after cutSince must not be acked while
+	// cutSince is set (its node is cut off).
+	cutClient int
+	cutSince  time.Time
 }
+
+// retry is a send answered unavailable, sent again at due.
+type retry struct {
+	client, n int
+	due       time.Time
+}
+
+// retryPause is how long a client waits before sending a refused send again.
+const retryPause = 20 * time.Millisecond
 
 func newRoomLoad(t *testing.T, room string, clients []*rawClient) *roomLoad {
 	l := &roomLoad{t: t, room: room, clients: clients, acked: map[string]float64{}}
@@ -40,6 +57,7 @@ func newRoomLoad(t *testing.T, room string, clients []*rawClient) *roomLoad {
 		l.pushed = append(l.pushed, map[float64]bool{})
 		l.sent = append(l.sent, 0)
 		l.acks = append(l.acks, 0)
+		l.refused = append(l.refused, 0)
 		l.sentAt = append(l.sentAt, map[int]time.Time{})
 		l.paused = append(l.paused, false)
 	}
@@ -85,9 +103,20 @@ func (l *roomLoad) run(what string, done func() bool) {
 	}
 }
 
-// step handles at most one frame of each client.
+// step sends the retries that are due and handles at most one frame of
+// each client.
 func (l *roomLoad) step() {
 	l.t.Helper()
+	now := time.Now()
+	kept := l.retries[:0]
+	for _, r := range l.retries {
+		if now.Before(r.due) || l.paused[r.client] {
+			kept = append(kept, r)
+			continue
+		}
+		l.resend(r.client, r.n)
+	}
+	l.retries = kept
 	for i, c := range l.clients {
 		if l.paused[i] {
 			continue
@@ -107,6 +136,9 @@ func (l *roomLoad) handle(i int, f map[string]any) {
 	case "ack":
 		n := int(f["id"].(float64))
 		cid, off := l.cid(i, n), f["offset"].(float64)
+		if i == l.cutClient && !l.cutSince.IsZero() && l.sentAt[i][n].After(l.cutSince) {
+			l.t.Fatalf("client %d's send %s, made after its node was cut off, was acked at %v", i, cid, off)
+		}
 		if prev, ok := l.acked[cid]; ok && prev != off {
 			l.t.Fatalf("%s acked at %v and %v", cid, prev, off)
 		}
@@ -122,7 +154,8 @@ func (l *roomLoad) handle(i int, f map[string]any) {
 	case "error":
 		// unavailable while the room is re-placed: send again, same cid
 		if n, ok := f["id"].(float64); ok && f["code"] == "unavailable" {
-			l.resend(i, int(n))
+			l.refused[i]++
+			l.retries = append(l.retries, retry{client: i, n: int(n), due: time.Now().Add(retryPause)})
 		} else {
 			l.t.Fatalf("client %d got %v", i, f)
 		}
