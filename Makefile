@@ -1,7 +1,7 @@
 # troupe — common tasks. `make test` is the one command that runs every test.
 GO ?= go
 
-.PHONY: all build run test deps test-go test-js test-browser node-deps test-short fuzz bench vet fmt cross
+.PHONY: all build run test deps test-go test-js test-browser node-deps test-short fuzz bench bench-cluster vet fmt cross
 
 all: build
 
@@ -59,3 +59,9 @@ fuzz:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Cluster fan-out figures (troupe bench against one node and three nodes on a
+# throwaway PostgreSQL, servers on CPU 0, load on CPU 1): .ci/bench-cluster.sh,
+# whose header lists the runs and settings (RATE_1K=…, RAMP_1K=…, …).
+bench-cluster:
+	bash .ci/bench-cluster.sh

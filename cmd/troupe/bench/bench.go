@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -34,12 +35,23 @@ type Options struct {
 	Src        []net.IP
 	JSON       bool
 	AllowAny   bool // allow non-loopback targets
+
+	// URLs are the nodes of a cluster (--urls): members are spread over them
+	// round robin, and the server figures are summed over them. Empty: URL
+	// alone.
+	URLs []string
+	// Settle is how long the fanout waits after joining before it measures,
+	// for the servers to finish the joins' work (presence to every member).
+	Settle time.Duration
+	// PublisherNode places the publishers (fanout): 0 spreads them with the
+	// members (the default), k puts them all on the k-th of URLs.
+	PublisherNode int
 }
 
 // Run parses args (scenario first) and runs the scenario; it returns the exit status.
 func Run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fmt.Fprintln(stderr, "usage: troupe bench idle|fanout|storm --url http://HOST:PORT [flags]")
+		fmt.Fprintln(stderr, "usage: troupe bench idle|fanout|storm --url http://HOST:PORT | --urls http://HOST:PORT,… [flags]")
 		return 2
 	}
 	scenario := args[0]
@@ -48,6 +60,9 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	var o Options
 	var src string
 	fs.StringVar(&o.URL, "url", "http://127.0.0.1:8080", "server base URL")
+	fs.Var((*urlList)(&o.URLs), "urls", "cluster nodes' base URLs, comma-separated or repeated (instead of --url): members and connections are spread over them round robin, server figures summed")
+	var pubNode string
+	fs.StringVar(&pubNode, "publisher-node", "spread", "fanout with --urls: spread (publishers spread over the nodes with the members) or N (all publishers on the N-th node of --urls, from 1)")
 	fs.IntVar(&o.Conns, "conns", 1000, "connections (idle, storm)")
 	fs.IntVar(&o.Rooms, "rooms", 1, "rooms")
 	fs.IntVar(&o.Members, "members", 100, "members per room (fanout)")
@@ -59,9 +74,12 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.Size, "size", 100, "message text bytes")
 	fs.IntVar(&o.DataBytes, "data-bytes", 0, "JSON data payload bytes on every message (fanout); 0: none")
 	fs.BoolVar(&o.Compress, "compression", false, "clients offer permessage-deflate")
+	fs.DurationVar(&o.Settle, "settle", 0, "fanout: wait this long after joining before publishing (the joins' presence pushes done)")
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "how long to publish (fanout) or hold (idle)")
 	fs.StringVar(&src, "src", "", "source addresses, e.g. 127.0.0.2-127.0.0.11")
 	fs.BoolVar(&o.JSON, "json", false, "print the result as JSON")
+	var jsonFile string
+	fs.StringVar(&jsonFile, "json-file", "", "also write the result as JSON to this file (scripts: the text on stdout, the figures here)")
 	fs.BoolVar(&o.AllowAny, "allow-non-loopback", false, "allow a target outside 127.0.0.0/8")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
@@ -75,11 +93,23 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	if err := checkTarget(o.URL, o.AllowAny); err != nil {
+	urlSet := false
+	fs.Visit(func(f *flag.Flag) { urlSet = urlSet || f.Name == "url" })
+	if urlSet && len(o.URLs) > 0 {
+		fmt.Fprintln(stderr, "bench: give --url or --urls, not both")
+		return 2
+	}
+	for _, u := range o.nodes() {
+		if err := checkTarget(u, o.AllowAny); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 2
+		}
+	}
+	if o.PublisherNode, err = parsePublisherNode(pubNode, len(o.nodes())); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(max(1, len(o.Rates)))*(o.Duration+2*time.Minute))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(max(1, len(o.Rates)))*(o.Settle+o.Duration+2*time.Minute))
 	defer cancel()
 	var res any
 	switch scenario {
@@ -101,6 +131,16 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bench:", err)
 		return 1
 	}
+	if jsonFile != "" {
+		b, err := json.MarshalIndent(res, "", "  ")
+		if err == nil {
+			err = os.WriteFile(jsonFile, append(b, '\n'), 0o644)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "bench: --json-file:", err)
+			return 1
+		}
+	}
 	if o.JSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -111,6 +151,43 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprint(stdout, res)
 	return 0
+}
+
+// nodes returns the servers to load: URLs, or URL alone.
+func (o Options) nodes() []string {
+	if len(o.URLs) > 0 {
+		return o.URLs
+	}
+	return []string{o.URL}
+}
+
+// urlList is --urls: comma-separated base URLs, the flag repeatable.
+type urlList []string
+
+func (l *urlList) String() string { return strings.Join(*l, ",") }
+
+func (l *urlList) Set(s string) error {
+	for _, u := range strings.Split(s, ",") {
+		u = strings.TrimSpace(u)
+		if u == "" {
+			return errors.New("empty URL")
+		}
+		*l = append(*l, u)
+	}
+	return nil
+}
+
+// parsePublisherNode reads --publisher-node: "spread" is 0, else a node's
+// 1-based place among the n of --urls.
+func parsePublisherNode(s string, n int) (int, error) {
+	if s == "spread" {
+		return 0, nil
+	}
+	k, err := strconv.Atoi(s)
+	if err != nil || k < 1 || k > n {
+		return 0, fmt.Errorf("bench: --publisher-node %q: want spread or a node from 1 to %d (the place in --urls)", s, n)
+	}
+	return k, nil
 }
 
 // checkTarget refuses targets outside loopback unless allowed.

@@ -32,15 +32,20 @@ func (r IdleResult) String() string {
 }
 
 // runIdle opens o.Conns connections that say hello and join one of o.Rooms
-// rooms, as fast as 64 parallel dialers can; idle then holds them for
-// o.Duration and reports the server's resident memory per connection.
+// rooms, as fast as 64 parallel dialers can, spread over the nodes as fanout
+// spreads members (member k of room r on node (r+k) mod n); idle then holds them for o.Duration and reports the server's
+// resident memory per connection (summed over the nodes).
 func runIdle(ctx context.Context, o Options, progress io.Writer, hold bool) (IdleResult, error) {
 	res := IdleResult{Scenario: "storm", Conns: o.Conns}
 	if hold {
 		res.Scenario = "idle"
 	}
-	d := &dialer{url: o.URL, srcs: o.Src, compress: o.Compress}
-	before, err := scrape(ctx, o.URL)
+	nodes := o.nodes()
+	dialers := make([]*dialer, len(nodes))
+	for j, u := range nodes {
+		dialers[j] = &dialer{url: u, srcs: o.Src, compress: o.Compress}
+	}
+	_, before, err := scrapeAll(ctx, nodes)
 	if err != nil {
 		return res, err
 	}
@@ -71,7 +76,7 @@ func runIdle(ctx context.Context, o Options, progress io.Writer, hold bool) (Idl
 				if i >= o.Conns {
 					return
 				}
-				c, err := d.join(ctx, fmt.Sprintf("idle-%d", i), fmt.Sprintf("idle-%d", i%max(o.Rooms, 1)), ignorePush)
+				c, err := dialers[(i%max(o.Rooms, 1)+i/max(o.Rooms, 1))%len(dialers)].join(ctx, fmt.Sprintf("idle-%d", i), fmt.Sprintf("idle-%d", i%max(o.Rooms, 1)), ignorePush)
 				if err != nil {
 					failed.Add(1)
 					continue
@@ -96,7 +101,7 @@ func runIdle(ctx context.Context, o Options, progress io.Writer, hold bool) (Idl
 		case <-ctx.Done():
 		}
 	}
-	after, err := scrape(ctx, o.URL)
+	_, after, err := scrapeAll(ctx, nodes)
 	if err != nil {
 		return res, err
 	}

@@ -70,12 +70,49 @@ func (h *histogram) quantile(q float64) time.Duration {
 	return time.Duration(h.max.Load())
 }
 
+// add adds o's samples to h. Neither may be recording meanwhile.
+func (h *histogram) add(o *histogram) {
+	for i := range o.buckets {
+		if n := o.buckets[i].Load(); n != 0 {
+			h.buckets[i].Add(n)
+		}
+	}
+	h.count.Add(o.count.Load())
+	if m := o.max.Load(); m > h.max.Load() {
+		h.max.Store(m)
+	}
+}
+
 // serverStats are the figures read from the server's /metrics.
 type serverStats struct {
-	RSSBytes   float64
-	CPUSeconds float64
-	Deliveries float64
-	BytesOut   float64
+	RSSBytes     float64
+	CPUSeconds   float64
+	Deliveries   float64
+	BytesOut     float64
+	RoomsActive  float64
+	RoomsRelayed float64 // cluster: active rooms another node owns
+}
+
+// plus returns the sum of s and o: the figures of several nodes.
+func (s serverStats) plus(o serverStats) serverStats {
+	return serverStats{
+		RSSBytes: s.RSSBytes + o.RSSBytes, CPUSeconds: s.CPUSeconds + o.CPUSeconds,
+		Deliveries: s.Deliveries + o.Deliveries, BytesOut: s.BytesOut + o.BytesOut,
+		RoomsActive: s.RoomsActive + o.RoomsActive, RoomsRelayed: s.RoomsRelayed + o.RoomsRelayed,
+	}
+}
+
+// scrapeAll scrapes every node and returns each one's figures and their sum.
+func scrapeAll(ctx context.Context, bases []string) (each []serverStats, sum serverStats, err error) {
+	for _, b := range bases {
+		s, err := scrape(ctx, b)
+		if err != nil {
+			return nil, sum, err
+		}
+		each = append(each, s)
+		sum = sum.plus(s)
+	}
+	return each, sum, nil
 }
 
 func scrape(ctx context.Context, base string) (serverStats, error) {
@@ -89,6 +126,9 @@ func scrape(ctx context.Context, base string) (serverStats, error) {
 		return s, fmt.Errorf("bench: scrape: %w", err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return s, fmt.Errorf("bench: scrape %s: %s", base, resp.Status)
+	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -110,6 +150,10 @@ func scrape(ctx context.Context, base string) (serverStats, error) {
 			s.Deliveries = v
 		case "troupe_bytes_out_total":
 			s.BytesOut = v
+		case "troupe_rooms_active":
+			s.RoomsActive = v
+		case "troupe_rooms_relayed":
+			s.RoomsRelayed = v
 		}
 	}
 	return s, sc.Err()
