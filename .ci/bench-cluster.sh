@@ -18,7 +18,7 @@
 #   DURATION=10s       how long each run publishes
 #   SETTLE=5s          the pause between joining and publishing (--settle)
 #   RATE_1K=500        messages/s into the 1 × 1,000 room (a, b)
-#   RATE_100=1000      messages/s over all 100 rooms (c, d)
+#   RATE_100=500       messages/s over all 100 rooms (c, d)
 #   RAMP_1K=           a --rates list for a and b instead of RATE_1K (a
 #                      saturation search), e.g. 100,200,400,800
 #   RAMP_100=          the same for c and d, e.g. 300,1000,3000
@@ -36,7 +36,7 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
 SETTLE=${SETTLE:-5s}
 RATE_1K=${RATE_1K:-500}
-RATE_100=${RATE_100:-1000}
+RATE_100=${RATE_100:-500}
 RAMP_1K=${RAMP_1K:-}
 RAMP_100=${RAMP_100:-}
 PUBLISHER_NODE=${PUBLISHER_NODE:-spread}
