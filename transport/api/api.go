@@ -67,6 +67,12 @@ type Options struct {
 	// BcryptCost is the cost of room password hashes (0: bcrypt's default).
 	BcryptCost int
 	Logger     *slog.Logger
+	// Node names this node (--node-id) in the admin tree; on a single node
+	// it is also the owner of every room.
+	Node string
+	// LiveNodes lists the live nodes of this node's cluster, sorted (the
+	// lease keeper's Live); nil on a single node.
+	LiveNodes func() []string
 }
 
 // API is the server API's handlers.

@@ -1,7 +1,8 @@
 // Package admin serves troupe's admin dashboard: one static page (embedded
 // with go:embed; HTML, one JavaScript module, CSS, no build step, nothing
-// loaded from elsewhere) for operators. It shows the live actor tree (GET
-// /api/admin/tree), charts of the last minutes computed in the browser from
+// loaded from elsewhere) for operators. It shows the live nodes of the
+// cluster and the live actor tree, each room with the node that owns it or
+// that this node relays it to (GET /api/admin/tree), charts of the last minutes computed in the browser from
 // GET /metrics, and runs recovery drills (POST /api/drills, then GET
 // /api/drills/{id}?wait=…).
 //

@@ -146,6 +146,7 @@ func start(ctx context.Context, cfg configs.Config, log *slog.Logger, opened per
 	for pattern, h := range api.New(api.Options{
 		Key: cfg.APIKey, Engine: engine, Drills: runner, Logger: log,
 		MaxTextBytes: cfg.MaxTextBytes, HistoryMax: cfg.HistoryMax, MaxMembers: cfg.MaxMembers,
+		Node: cfg.NodeID, LiveNodes: node.liveNodes(),
 	}).Routes() {
 		srv.Handle(pattern, h)
 	}

@@ -95,6 +95,15 @@ func startCluster(ctx context.Context, cfg configs.Config, store persistence.Sto
 	return c, nil
 }
 
+// liveNodes returns what lists the cluster's live nodes (the lease keeper's
+// view), or nil when this node is not in a cluster (c is nil).
+func (c *clusterNode) liveNodes() func() []string {
+	if c == nil {
+		return nil
+	}
+	return c.keeper.Live
+}
+
 // close leaves the cluster: with release, the node's lease goes at once so
 // other nodes may claim its rooms without waiting for it to expire.
 func (c *clusterNode) close(ctx context.Context, release bool) error {

@@ -7,7 +7,8 @@
 //
 // Data sources, each polled every POLL_MS by one loop that waits for its
 // previous answer (never two requests of one kind in flight):
-//   GET /api/admin/tree   the actor tree (bearer API key)
+//   GET /api/admin/tree   the actor tree (bearer API key), with this node,
+//                         the cluster's live nodes and each room's owner
 //   GET /metrics          Prometheus text format (no key); rates are computed
 //                         here from the deltas of counters between samples
 // Drills: POST /api/drills, then GET /api/drills/{id}?wait=30s until done.
@@ -266,6 +267,7 @@ function renderTree(t) {
   const shards = Array.isArray(t?.shards) ? t.shards : []
   roomsView.rooms = rooms
   const hot = rooms.reduce((n, r) => n + (isHot(r) ? 1 : 0), 0)
+  renderNodes(t)
 
   setText($('system-summary'), `— ${plural(rooms.length, 'room')}, ${plural(users.count, 'user')}, ${plural(t?.connections ?? 0, 'connection')}`)
   const rs = $('rooms-summary')
@@ -279,6 +281,47 @@ function renderTree(t) {
   renderShards(shards, t?.connections ?? 0)
   renderRoomNames(rooms)
   setText($('tree-updated'), `Updated ${clock.format(new Date())}`)
+}
+
+let lastNodes = ''
+/**
+ * renderNodes lists the live nodes of the cluster, this one marked (a
+ * single node lists itself). This node is listed even while it does not
+ * hold its lease, when the lease table leaves it out.
+ */
+function renderNodes(t) {
+  const self = typeof t?.node === 'string' ? t.node : ''
+  const live = Array.isArray(t?.nodes) ? t.nodes : []
+  const nodes = live.map((n) => ({ id: String(n?.id ?? ''), self: n?.self === true, live: true }))
+  const leaseless = self !== '' && !nodes.some((n) => n.self)
+  if (leaseless) nodes.push({ id: self, self: true, live: false })
+  setText($('nodes-summary'), nodesSummary(t, self, live.length, leaseless))
+  const key = JSON.stringify(nodes)
+  if (key === lastNodes) return
+  lastNodes = key
+  $('nodes').replaceChildren(...nodes.map(nodeItem))
+}
+
+function nodesSummary(t, self, live, leaseless) {
+  if (!self && live === 0) return 'This server does not report its nodes.'
+  if (!t?.cluster) return `A single node, ${self}: it owns every room.`
+  const lease = leaseless ? ', which does not hold its lease: it refuses sends until it renews it' : ''
+  return `A cluster of ${plural(live, 'live node')}; this is ${self}${lease}.`
+}
+
+/** nodeItem is a node's entry in the nodes list. */
+function nodeItem(n) {
+  const li = el('li', { 'data-node': n.id, 'data-self': n.self ? 'true' : undefined, 'aria-current': n.self ? 'true' : undefined }, n.id)
+  if (n.self) li.append(' ', el('span', { class: 'self', text: n.live ? '(this node)' : '(this node, no lease)' }))
+  if (!n.live) li.dataset.live = 'false'
+  return li
+}
+
+/** roleText is a room's node badge: the owner, or the owner this node relays to. */
+function roleText(r) {
+  const owner = typeof r.owner === 'string' ? r.owner : ''
+  if (!owner) return ''
+  return r.relay ? `relay → ${owner}` : `owner ${owner}`
 }
 
 function compareRooms(key, dir) {
@@ -332,12 +375,17 @@ function roomRow(r) {
       tr.append(cell)
     }
     const name = el('span', { class: 'name', text: r.room })
+    const role = el('span', { class: 'badge role' })
     const flag = el('span', { class: 'flag' })
-    cells.room.append(name, flag)
-    row = { tr, cells, flag }
+    cells.room.append(name, role, flag)
+    row = { tr, cells, role, flag }
     roomsView.rows.set(r.room, row)
   }
-  const { tr, cells, flag } = row
+  const { tr, cells, role, flag } = row
+  const roleLabel = roleText(r)
+  setText(role, roleLabel)
+  role.hidden = roleLabel === ''
+  role.dataset.relay = String(r.relay === true)
   for (const col of ROOM_COLUMNS) {
     if (col === 'room') continue
     const v = r[col]

@@ -6,6 +6,7 @@
 
 import assert from 'node:assert/strict'
 import { mkdirSync } from 'node:fs'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { API_KEY, Client, HERE, Server, WAIT_MS, launchBrowser, textOf, watchErrors } from './harness.js'
@@ -95,6 +96,30 @@ describe('admin dashboard', () => {
     await header.getByRole('button').click()
     assert.equal(await header.getAttribute('aria-sort'), 'descending')
     assert.equal(await page.locator('#rooms-table th[data-key="room"]').getAttribute('aria-sort'), null)
+  })
+
+  test('the nodes section, above the tree, lists this single node; the room shows its owner', async () => {
+    // The test server runs without --node-id: its node is named after the host.
+    const node = hostname()
+    await page.getByRole('heading', { name: 'Nodes' }).waitFor()
+    await page.locator('#nodes-summary').filter({ hasText: `A single node, ${node}: it owns every room.` }).waitFor()
+    const items = page.locator('#nodes li')
+    assert.equal(await items.count(), 1)
+    assert.equal(await textOf(items), `${node} (this node)`)
+    assert.equal(await items.first().getAttribute('data-node'), node)
+    assert.equal(await items.first().getAttribute('data-self'), 'true')
+    assert.equal(await items.first().getAttribute('aria-current'), 'true')
+    const above = await page.evaluate(() => {
+      const heading = document.getElementById('nodes-title')
+      return Boolean(heading.compareDocumentPosition(document.querySelector('#tree ul.tree')) & Node.DOCUMENT_POSITION_FOLLOWING)
+    })
+    assert.ok(above, 'the Nodes heading comes before the tree')
+
+    const badge = row('ops').locator('.badge.role')
+    await badge.filter({ hasText: `owner ${node}` }).waitFor()
+    assert.equal(await textOf(badge), `owner ${node}`)
+    assert.equal(await badge.getAttribute('data-relay'), 'false')
+    assert.equal(await badge.isVisible(), true)
   })
 
   test('the charts show deliveries after messages are sent', async () => {
