@@ -16,7 +16,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/troupe-chat/troupe/actors/drills"
@@ -24,7 +27,17 @@ import (
 
 // Options are the flags of `troupe drill`.
 type Options struct {
-	URL      string
+	// URL is the server's base URL, when Nodes is empty.
+	URL string
+	// Nodes are the base URLs of a cluster's nodes; the clients are spread
+	// over them and fail over from one to the next. Empty: URL alone.
+	Nodes []string
+	// PIDs are the processes serving Nodes, index for index: the node drills
+	// signal them.
+	PIDs []int
+	// Pause is how long node-pause keeps its node stopped; past the node
+	// lease (3 s) its rooms move.
+	Pause    time.Duration
 	APIKey   string
 	Kinds    []drills.Kind
 	Clients  int
@@ -46,10 +59,13 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("drill", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o Options
-	var kinds string
-	fs.StringVar(&o.URL, "url", "http://127.0.0.1:8080", "server base URL")
+	var kinds, nodes, pids string
+	fs.StringVar(&o.URL, "url", "http://127.0.0.1:8080", "server base URL (without --nodes)")
+	fs.StringVar(&nodes, "nodes", "", "base URLs of a cluster's nodes, comma-separated: clients are spread over them and fail over to the next (default: --url)")
+	fs.StringVar(&pids, "pids", "", "process ids of the --nodes, in the same order, for node-kill and node-pause (local nodes only)")
+	fs.DurationVar(&o.Pause, "pause", 6*time.Second, "how long node-pause keeps the node stopped (past its 3s lease)")
 	fs.StringVar(&o.APIKey, "api-key", "", "the server's API key (--api-key of the server)")
-	fs.StringVar(&kinds, "kinds", "room-crash,conn-kill,user-crash,store-stall", "faults to inject, comma-separated")
+	fs.StringVar(&kinds, "kinds", "room-crash,conn-kill,user-crash,store-stall", "faults to inject, comma-separated: room-crash, conn-kill, user-crash, store-stall (through the server API), node-kill, node-pause (signals to --pids)")
 	fs.IntVar(&o.Clients, "clients", 50, "clients sending while the faults run")
 	fs.IntVar(&o.Rooms, "rooms", 5, "rooms the clients share")
 	fs.DurationVar(&o.Duration, "duration", 20*time.Second, "how long the load runs; faults start spread over it")
@@ -59,6 +75,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.JSON, "json", false, "print the report as JSON on stdout (progress stays on stderr)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: troupe drill --url http://HOST:PORT --api-key KEY [--kinds room-crash,conn-kill,user-crash,store-stall] [--clients 50] [--rooms 5] [--duration 20s] [--json]")
+		fmt.Fprintln(stderr, "       troupe drill --nodes http://HOST:PORT,... --pids PID,... --kinds node-kill|node-pause [--pause 6s] [flags]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -67,8 +84,18 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
+	var errs []error
 	var err error
 	if o.Kinds, err = parseKinds(kinds); err != nil {
+		errs = append(errs, err)
+	}
+	if o.Nodes, err = parseNodes(nodes); err != nil {
+		errs = append(errs, err)
+	}
+	if o.PIDs, err = parsePIDs(pids); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
 		fmt.Fprintf(stderr, "troupe drill: %v\n", err)
 		return 2
 	}
@@ -76,7 +103,11 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "troupe drill: %v\n", err)
 		return 2
 	}
-	rep, err := Drill(context.Background(), o, stderr)
+	// An interrupt ends the load early: a paused node is continued, and the
+	// report covers what ran.
+	ctx, stop := signalContext()
+	defer stop()
+	rep, err := Drill(ctx, o, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "troupe drill: %v\n", err)
 		return 2
@@ -91,8 +122,11 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	} else {
 		rep.write(stdout)
 	}
-	if !rep.OK {
+	switch {
+	case !rep.OK:
 		return 1
+	case rep.NodeFault != nil && !rep.NodeFault.Injected:
+		return 2 // the node drill did not run
 	}
 	return 0
 }
@@ -104,14 +138,14 @@ func parseKinds(s string) ([]drills.Kind, error) {
 		if k == "" {
 			continue
 		}
-		valid := false
+		valid := isNodeKind(drills.Kind(k))
 		for _, known := range drills.Kinds {
 			if drills.Kind(k) == known {
 				valid = true
 			}
 		}
 		if !valid {
-			return nil, fmt.Errorf("--kinds: unknown drill %q (known: %v)", k, drills.Kinds)
+			return nil, fmt.Errorf("--kinds: unknown drill %q (known: %v, %s, %s)", k, drills.Kinds, NodeKill, NodePause)
 		}
 		out = append(out, drills.Kind(k))
 	}
@@ -120,8 +154,23 @@ func parseKinds(s string) ([]drills.Kind, error) {
 
 func (o Options) validate() error {
 	var errs []error
-	if o.APIKey == "" {
+	nodeKinds := len(o.Kinds) - o.apiKinds()
+	if o.APIKey == "" && o.apiKinds() > 0 {
 		errs = append(errs, errors.New("--api-key is required: drills go through the server API"))
+	}
+	if nodeKinds > 1 {
+		errs = append(errs, fmt.Errorf("--kinds: one node drill per run (%s or %s): each measures the rooms its node owned at the start", NodeKill, NodePause))
+	}
+	if nodeKinds > 0 {
+		if err := checkNodeFlags(o.Nodes, o.PIDs); err != nil {
+			errs = append(errs, err)
+		}
+		if o.nodeKind() == NodePause && o.Pause <= 0 {
+			errs = append(errs, errors.New("--pause must be positive"))
+		}
+	}
+	if len(o.PIDs) > 0 && nodeKinds == 0 {
+		errs = append(errs, errors.New("--pids is for node-kill and node-pause only"))
 	}
 	if o.Clients < 1 || o.Rooms < 1 || o.Rooms > o.Clients {
 		errs = append(errs, fmt.Errorf("need 1 <= --rooms <= --clients, got %d rooms and %d clients", o.Rooms, o.Clients))
@@ -130,6 +179,43 @@ func (o Options) validate() error {
 		errs = append(errs, errors.New("--duration, --rate, --settle and --crashes must be positive"))
 	}
 	return errors.Join(errs...)
+}
+
+// nodeURLs returns the nodes the clients connect to.
+func (o Options) nodeURLs() []string {
+	if len(o.Nodes) > 0 {
+		return o.Nodes
+	}
+	return []string{strings.TrimRight(o.URL, "/")}
+}
+
+// apiKinds counts the run's drills that go through the server API.
+func (o Options) apiKinds() int {
+	n := 0
+	for _, k := range o.Kinds {
+		if !isNodeKind(k) {
+			n++
+		}
+	}
+	return n
+}
+
+// nodeKind returns the run's node drill, or "" when it has none.
+func (o Options) nodeKind() drills.Kind {
+	for _, k := range o.Kinds {
+		if isNodeKind(k) {
+			return k
+		}
+	}
+	return ""
+}
+
+// signalContext returns a context that ends at the first SIGINT or
+// SIGTERM; a second one has its default effect.
+func signalContext() (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	context.AfterFunc(ctx, stop)
+	return ctx, stop
 }
 
 // runID names one run's rooms and clients, so runs never share a room.

@@ -4,13 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/troupe-chat/troupe/actors/drills"
 	"github.com/troupe-chat/troupe/clients/go/troupe"
 )
 
@@ -19,20 +16,40 @@ import (
 type member struct {
 	name   string
 	room   string
+	home   int // the node it connects to first
 	client *troupe.Client
 	ledger *ledger
 	stats  *stats
+	times  *faultTimes
 
 	mu     sync.Mutex
 	lostAt time.Time       // when the connection dropped; zero while connected
 	closed error           // why the client gave up for good
 	pos    troupe.Position // the last message delivered in the room
+	node   int             // the node of its latest connection
+}
+
+// connectedTo records the node the member's latest connection went to.
+func (m *member) connectedTo(node int) {
+	m.mu.Lock()
+	m.node = node
+	m.mu.Unlock()
+}
+
+// currentNode returns the node of the member's latest connection.
+func (m *member) currentNode() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.node
 }
 
 // stats are the run's counters, updated by every member.
 type stats struct {
 	sent, acked, failed, retried atomic.Int64
 	reconnects, rejoins          atomic.Int64
+	// newSessions counts reconnects the server did not resume the session
+	// of: the client came back as a new user.
+	newSessions atomic.Int64
 
 	mu           sync.Mutex
 	ackMS        []float64
@@ -60,6 +77,10 @@ func (m *member) onEvent(ev troupe.Event) {
 			m.pos = troupe.Position{Epoch: e.Epoch, Offset: e.Offset}
 			m.mu.Unlock()
 		}
+	case troupe.ConnectedEvent:
+		if e.Reconnect && !e.Resumed {
+			m.stats.newSessions.Add(1)
+		}
 	case troupe.ReconnectingEvent:
 		m.mu.Lock()
 		if m.lostAt.IsZero() {
@@ -68,6 +89,9 @@ func (m *member) onEvent(ev troupe.Event) {
 		}
 		m.mu.Unlock()
 	case troupe.RecoveredEvent:
+		if len(e.Failed) == 0 {
+			m.times.rejoined(m.name, m.currentNode(), time.Now())
+		}
 		m.mu.Lock()
 		if !m.lostAt.IsZero() {
 			ms := float64(time.Since(m.lostAt).Microseconds()) / 1000
@@ -126,6 +150,7 @@ func (m *member) sendLoop(ctx, stop context.Context, rate float64) {
 		m.stats.ackMS = append(m.stats.ackMS, ms)
 		m.stats.mu.Unlock()
 		m.ledger.acked(m.room, m.name, cid, ack.Offset)
+		m.times.acked(m.room, start, time.Now())
 	}
 }
 
@@ -155,128 +180,58 @@ func (m *member) rejoin(ctx context.Context) error {
 	return nil
 }
 
-// Drill runs one drill: load, faults, settle, verify. progress receives a
-// line per second while it runs.
-func Drill(ctx context.Context, o Options, progress io.Writer) (Report, error) {
-	api := newAPIClient(o.URL, o.APIKey)
-	if err := preflight(ctx, api); err != nil {
-		return Report{}, err
-	}
-	before, err := api.counters(ctx)
-	if err != nil {
-		return Report{}, err
-	}
-	id := runID()
-	led := newLedger()
-	st := &stats{clientErrors: map[string]int{}}
-	members, err := openMembers(ctx, o, id, led, st)
-	defer func() {
-		for _, m := range members {
-			_ = m.client.Close() // the verdict is in; a failed close changes nothing
-		}
-	}()
-	if err != nil {
-		return Report{}, err
-	}
-	fmt.Fprintf(progress, "drill %s: %d clients joined %d rooms; load for %s with faults %v\n", id, len(members), o.Rooms, o.Duration, o.Kinds)
+// roomName names room r of run id.
+func roomName(id string, r int) string { return fmt.Sprintf("drill-%s-r%d", id, r) }
 
-	// Sends stop at the end of the load; a send in flight then has Settle to
-	// be acked.
-	sendCtx, cancelSends := context.WithTimeout(ctx, o.Duration+o.Settle)
-	defer cancelSends()
-	stop, stopLoad := context.WithTimeout(ctx, o.Duration)
-	defer stopLoad()
-	var senders sync.WaitGroup
-	for _, m := range members {
-		senders.Go(func() { m.sendLoop(sendCtx, stop, o.Rate) })
-	}
-	faults := newFaultPlan(api, o, id)
-	var faulting sync.WaitGroup
-	faulting.Go(func() { faults.run(ctx, stop) })
-	ticker := time.NewTicker(time.Second)
-	start := time.Now()
-	loadDone := make(chan struct{})
-	go func() {
-		senders.Wait()
-		faulting.Wait()
-		close(loadDone)
-	}()
-	for waiting := true; waiting; {
-		select {
-		case <-loadDone:
-			waiting = false
-		case <-ticker.C:
-			fmt.Fprintf(progress, "[%5.1fs] sent %d  acked %d  failed %d  reconnects %d  faults %s\n",
-				time.Since(start).Seconds(), st.sent.Load(), st.acked.Load(), st.failed.Load(), st.reconnects.Load(), faults.status())
-		}
-	}
-	ticker.Stop()
-	settle(led, o.Settle)
+// homeNode places client i, a member of room i mod rooms, on one of nodes:
+// the k-th member of room r connects to node (r+k) mod nodes, so each room
+// has members on every node and every node has clients.
+func homeNode(i, rooms, nodes int) int { return (i%rooms + i/rooms) % nodes }
 
-	rep := Report{
-		URL: o.URL, Clients: o.Clients, Rooms: o.Rooms, Duration: o.Duration.String(),
-		Messages: Messages{
-			Sent: int(st.sent.Load()), Acked: int(st.acked.Load()), Retried: int(st.retried.Load()), Failed: int(st.failed.Load()),
-		},
-		Reconnects: int(st.reconnects.Load()), Rejoins: int(st.rejoins.Load()),
-	}
-	for _, k := range o.Kinds {
-		rep.Kinds = append(rep.Kinds, string(k))
-	}
-	rep.summarize(faults.reports())
-	after, err := api.counters(ctx)
-	if err != nil {
-		return Report{}, err
-	}
-	rep.Restarts, rep.RoomsStopped, rep.ServerErrors = after.since(before)
-	rep.DrillErrors = append(rep.DrillErrors, faults.errors()...)
-	st.mu.Lock()
-	rep.AckLatency = drills.Summarize(st.ackMS)
-	rep.Reconnect = drills.Summarize(st.reconnectMS)
-	rep.ClientErrors = st.clientErrors
-	st.mu.Unlock()
-	v := led.verify()
-	for _, m := range members {
-		m.mu.Lock()
-		if m.closed != nil {
-			v.Problems = append(v.Problems, fmt.Sprintf("%s gave up: %v", m.name, m.closed))
+// ownedRooms returns the rooms of run id that node owns: the first member
+// of room r joins it first, on node r mod nodes, and so claims it.
+func ownedRooms(id string, rooms, nodes, node int) []string {
+	var out []string
+	for r := range rooms {
+		if r%nodes == node {
+			out = append(out, roomName(id, r))
 		}
-		m.mu.Unlock()
 	}
-	rep.Verdict = v
-	rep.OK = v.OK() && rep.Messages.Acked > 0
-	return rep, nil
+	return out
 }
 
-// preflight checks that the server answers the drill API with this key.
-func preflight(ctx context.Context, api *apiClient) error {
-	_, err := api.wait(ctx, "preflight")
-	var ae *apiError
-	switch {
-	case errors.As(err, &ae) && ae.Status == 404:
-		return nil
-	case errors.As(err, &ae) && ae.Status == 401:
-		return fmt.Errorf("the server refused the API key: %s", ae.Message)
-	case err != nil:
-		return fmt.Errorf("the drill API is not reachable: %w", err)
-	default:
-		return errors.New("the drill API answered an unknown drill id; is this a troupe server?")
-	}
-}
-
-// openMembers dials every client and joins it to its room, a few at a time.
-func openMembers(ctx context.Context, o Options, id string, led *ledger, st *stats) ([]*member, error) {
+// openMembers dials every client and joins it to its room, a few at a time:
+// first the first member of each room, so that its node claims the room,
+// then the others.
+func openMembers(ctx context.Context, o Options, id string, led *ledger, st *stats, nodes *nodeSet, times *faultTimes) ([]*member, error) {
 	members := make([]*member, o.Clients)
 	errs := make([]error, o.Clients)
+	for i := range members {
+		members[i] = &member{name: fmt.Sprintf("drill-%s-c%d", id, i), room: roomName(id, i%o.Rooms),
+			home: homeNode(i, o.Rooms, len(nodes.urls)), ledger: led, stats: st, times: times}
+	}
+	openEach(ctx, members[:o.Rooms], errs, led, nodes)
+	openEach(ctx, members[o.Rooms:], errs[o.Rooms:], led, nodes)
+	opened := members[:0]
+	for _, m := range members {
+		if m.client != nil {
+			opened = append(opened, m)
+		}
+	}
+	return opened, errors.Join(errs...)
+}
+
+// openEach dials members and joins each to its room, 32 at a time; errs[i]
+// receives members[i]'s failure.
+func openEach(ctx context.Context, members []*member, errs []error, led *ledger, nodes *nodeSet) {
 	sem := make(chan struct{}, 32)
 	var wg sync.WaitGroup
-	for i := range members {
-		m := &member{name: fmt.Sprintf("drill-%s-c%d", id, i), room: fmt.Sprintf("drill-%s-r%d", id, i%o.Rooms), ledger: led, stats: st}
-		members[i] = m
+	for i, m := range members {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			c, err := troupe.Dial(ctx, troupe.Options{URL: o.URL, Name: m.name, OnEvent: m.onEvent})
+			c, err := troupe.Dial(ctx, troupe.Options{URL: nodes.urls[m.home], Name: m.name, OnEvent: m.onEvent,
+				DialContext: nodes.dialer(m.home, m.connectedTo)})
 			if err != nil {
 				errs[i] = fmt.Errorf("client %s: %w", m.name, err)
 				return
@@ -289,142 +244,20 @@ func openMembers(ctx context.Context, o Options, id string, led *ledger, st *sta
 		})
 	}
 	wg.Wait()
-	opened := members[:0]
-	for _, m := range members {
-		if m.client != nil {
-			opened = append(opened, m)
-		}
-	}
-	return opened, errors.Join(errs...)
 }
 
-// settle waits until every member has seen every acked message, or d.
-func settle(led *ledger, d time.Duration) {
-	deadline := time.Now().Add(d)
+// settle waits until every member has seen every acked message, or d, or
+// ctx ends.
+func settle(ctx context.Context, led *ledger, d time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
-	for !led.caughtUp() && time.Now().Before(deadline) {
-		<-t.C
-	}
-}
-
-// faultPlan starts the chosen drills spread over the load and collects
-// their reports.
-type faultPlan struct {
-	api   *apiClient
-	o     Options
-	rooms []string
-
-	mu      sync.Mutex
-	started map[string]drills.Kind // drill id → kind, while running
-	done    []drills.Report
-	errs    []string
-}
-
-func newFaultPlan(api *apiClient, o Options, id string) *faultPlan {
-	p := &faultPlan{api: api, o: o, started: map[string]drills.Kind{}}
-	for r := range o.Rooms {
-		p.rooms = append(p.rooms, fmt.Sprintf("drill-%s-r%d", id, r))
-	}
-	return p
-}
-
-// specs returns the drills of one kind for this run.
-func (p *faultPlan) specs(kind drills.Kind) []drills.Spec {
-	switch kind {
-	case drills.RoomCrash:
-		var out []drills.Spec
-		for _, r := range p.rooms {
-			out = append(out, drills.Spec{Kind: kind, Room: r, Count: p.o.Crashes, IntervalMS: 300})
+	for !led.caughtUp() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
-		return out
-	case drills.ConnKill:
-		return []drills.Spec{{Kind: kind, Count: max(1, p.o.Clients/5)}}
-	case drills.UserCrash:
-		return []drills.Spec{{Kind: kind, Count: max(1, p.o.Clients/5)}}
-	case drills.StoreStall:
-		d := min(max(p.o.Duration/5, 500*time.Millisecond), 3*time.Second)
-		return []drills.Spec{{Kind: kind, DurationMS: int(d.Milliseconds())}}
 	}
-	return nil
-}
-
-// run starts kind k at (k+1)/(n+1) of the load and waits for every drill.
-func (p *faultPlan) run(ctx, stop context.Context) {
-	var wg sync.WaitGroup
-	start := time.Now()
-	for i, kind := range p.o.Kinds {
-		at := start.Add(p.o.Duration * time.Duration(i+1) / time.Duration(len(p.o.Kinds)+1))
-		wg.Go(func() {
-			t := time.NewTimer(time.Until(at))
-			defer t.Stop()
-			select {
-			case <-t.C:
-			case <-stop.Done():
-				return
-			}
-			var each sync.WaitGroup
-			for _, spec := range p.specs(kind) {
-				each.Go(func() { p.one(ctx, spec) })
-			}
-			each.Wait()
-		})
-	}
-	wg.Wait()
-}
-
-func (p *faultPlan) one(ctx context.Context, spec drills.Spec) {
-	rep, err := p.api.start(ctx, spec)
-	if err != nil {
-		p.fail(spec, err)
-		return
-	}
-	p.mu.Lock()
-	p.started[rep.ID] = spec.Kind
-	p.mu.Unlock()
-	rep, err = p.api.wait(ctx, rep.ID)
-	p.mu.Lock()
-	delete(p.started, rep.ID)
-	p.mu.Unlock()
-	if err != nil {
-		p.fail(spec, err)
-		return
-	}
-	p.mu.Lock()
-	p.done = append(p.done, rep)
-	p.mu.Unlock()
-}
-
-func (p *faultPlan) fail(spec drills.Spec, err error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.errs = append(p.errs, fmt.Sprintf("%s: %v", spec.Kind, err))
-}
-
-// status describes the drills for the progress line.
-func (p *faultPlan) status() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	running := map[drills.Kind]int{}
-	for _, k := range p.started {
-		running[k]++
-	}
-	var parts []string
-	for k, n := range running {
-		parts = append(parts, fmt.Sprintf("%s×%d running", k, n))
-	}
-	parts = append(parts, fmt.Sprintf("%d done", len(p.done)))
-	return strings.Join(parts, ", ")
-}
-
-func (p *faultPlan) reports() []drills.Report {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]drills.Report(nil), p.done...)
-}
-
-func (p *faultPlan) errors() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return append([]string(nil), p.errs...)
 }

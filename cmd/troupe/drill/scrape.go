@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
@@ -16,6 +17,9 @@ type serverCounters struct {
 	restarts     float64
 	roomsStopped float64
 	errors       map[string]float64 // error frames sent, by code
+	// roomsActive and roomsRelayed are gauges: the node owns the active
+	// rooms it does not relay.
+	roomsActive, roomsRelayed float64
 }
 
 func (c *apiClient) counters(ctx context.Context) (serverCounters, error) {
@@ -44,12 +48,18 @@ func (c *apiClient) counters(ctx context.Context) (serverCounters, error) {
 			for _, l := range m.GetLabel() {
 				labels[l.GetName()] = l.GetValue()
 			}
-			f(labels, m.GetCounter().GetValue())
+			v := m.GetCounter().GetValue()
+			if fam.GetType() == dto.MetricType_GAUGE {
+				v = m.GetGauge().GetValue()
+			}
+			f(labels, v)
 		}
 	}
 	sum("troupe_actor_restarts_total", func(_ map[string]string, v float64) { s.restarts += v })
 	sum("troupe_rooms_stopped_total", func(_ map[string]string, v float64) { s.roomsStopped += v })
 	sum("troupe_errors_sent_total", func(l map[string]string, v float64) { s.errors[l["code"]] += v })
+	sum("troupe_rooms_active", func(_ map[string]string, v float64) { s.roomsActive += v })
+	sum("troupe_rooms_relayed", func(_ map[string]string, v float64) { s.roomsRelayed += v })
 	return s, nil
 }
 
@@ -62,4 +72,39 @@ func (s serverCounters) since(before serverCounters) (restarts, roomsStopped int
 		}
 	}
 	return int(s.restarts - before.restarts), int(s.roomsStopped - before.roomsStopped), errors
+}
+
+// nodeCounters reads the counters of every node but those skip names.
+func nodeCounters(ctx context.Context, apis []*apiClient, skip func(node int) bool) (map[int]serverCounters, error) {
+	out := map[int]serverCounters{}
+	for node, api := range apis {
+		if skip(node) {
+			continue
+		}
+		c, err := api.counters(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("node %s: %w", api.base, err)
+		}
+		out[node] = c
+	}
+	return out, nil
+}
+
+// clusterSince returns the counts that happened between before and after,
+// summed over the nodes read both times.
+func clusterSince(before, after map[int]serverCounters) (restarts, roomsStopped int, errors map[string]int) {
+	errors = map[string]int{}
+	for node, a := range after {
+		b, ok := before[node]
+		if !ok {
+			continue
+		}
+		r, s, e := a.since(b)
+		restarts += r
+		roomsStopped += s
+		for code, n := range e {
+			errors[code] += n
+		}
+	}
+	return restarts, roomsStopped, errors
 }
