@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -392,4 +393,60 @@ func TestClusterRelayReloadPushesNothingTwice(t *testing.T) {
 	if !slices.Equal(offsets, []uint64{2, 3, 4}) {
 		t.Fatalf("bob was pushed offsets %v, want [2 3 4] once each", offsets)
 	}
+}
+
+// TestClusterSessionOfALiveConnectionResumesOnAnotherNode: a cluster node
+// saves a session before it welcomes the client, with a lease rather than
+// no expiry, so when the node dies with the connection still attached (no
+// drop, no save at detach) the client resumes it on another node as the
+// same user. A single node saves nothing at connect.
+func TestClusterSessionOfALiveConnectionResumesOnAnotherNode(t *testing.T) {
+	a, b, _, mem := twoNodes(t)
+	_, w := a.welcomed("ann", "")
+	rec, err := mem.LoadSession(t.Context(), w.Session)
+	if err != nil {
+		t.Fatalf("the session was not saved before the welcome: %v", err)
+	}
+	grace := a.eng.env.cfg.SessionGrace
+	if rec.UserID != w.User.ID || !rec.Anonymous || rec.Expires.Before(a.clock.Now().Add(grace)) {
+		t.Fatalf("saved %+v at %v, want user %s leased past the grace %v", rec, a.clock.Now(), w.User.ID, grace)
+	}
+	_, again := b.welcomed("ann", w.Session)
+	if !again.Resumed || again.User.ID != w.User.ID {
+		t.Fatalf("resume on b = %+v, want the session of %s", again, w.User.ID)
+	}
+
+	single := newKit(t, nil)
+	_, w = single.welcomed("bob", "")
+	if _, err := single.mem.LoadSession(t.Context(), w.Session); !errors.Is(err, persistence.ErrNoSuchSession) {
+		t.Fatalf("a single node saved a session at connect: %v", err)
+	}
+}
+
+// TestClusterAttachedSessionLeaseIsRenewed: a session attached longer than
+// its lease has its record's lease renewed at a sweep, so it stays
+// resumable elsewhere for at least the grace period.
+func TestClusterAttachedSessionLeaseIsRenewed(t *testing.T) {
+	mem := persistence.NewMemory()
+	if _, err := mem.RenewLease(t.Context(), "a", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	a := newKitNode(t, mem, &memNode{bus: newMemBus(), name: "a"}, func(c *Config) {
+		c.HeartbeatInterval, c.IdleTimeout = time.Hour, 2*time.Hour // the idle probe stays attached
+	})
+	_, w := a.welcomed("ann", "")
+	first, err := mem.LoadSession(t.Context(), w.Session)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Past the point where less than the grace period and two sweeps of
+	// the lease remain, a sweep renews it. The test sends the sweep itself:
+	// the actor's own timer re-arms from whenever it ran, not on the tick.
+	a.clock.Advance(attachedLeaseSlack - 2*sessionsSweepInterval + time.Second)
+	a.eng.env.root.Send(a.eng.env.sessions, &sessionsSweep{})
+	want := a.clock.Now().Add(a.eng.env.cfg.SessionGrace + attachedLeaseSlack)
+	eventually(t, "the lease is renewed", func() bool {
+		rec, err := mem.LoadSession(t.Context(), w.Session)
+		return err == nil && rec.Expires.After(first.Expires) && !rec.Expires.Before(want.Truncate(time.Millisecond))
+	})
 }

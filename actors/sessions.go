@@ -14,10 +14,15 @@ import (
 // which connection holds it now, and when a detached one expires. Memory is
 // the fast path; the store is what another node (or this one after a
 // restart) resumes from: a session is saved when its connection drops (with
-// its expiry; a connect costs no store write), deleted when it expires, and
-// a resume of a session this node does not hold is loaded from the store. Store calls
-// run on the actor's own lane and never block it; a failed save is logged
-// (the session still works on this node).
+// its expiry), deleted when it expires, and a resume of a session this node
+// does not hold is loaded from the store. A single node saves nothing at
+// connect (a connect costs no store write). A cluster node also saves each
+// session as it attaches, before it answers the hello, with a lease it
+// renews while the connection lasts (attachedLease), so the clients of a
+// node that dies resume their sessions, and stay the same users, on the
+// others: a send they retry there is then recognised by its user and cid.
+// Store calls run on the actor's own lane and never block it; a failed save
+// is logged (the session still works on this node).
 type sessionsActor struct {
 	env      *env
 	self     *actor.PID
@@ -34,6 +39,9 @@ type sessionRecord struct {
 	conn      *actor.PID // nil while detached
 	expires   time.Time  // when detached: the end of the grace period
 	seq       uint64
+	// leased is when the attached record a cluster node saved expires in
+	// the store (zero on a single node, or before the first save).
+	leased time.Time
 }
 
 // sessionLoaded is the store's answer to a resume of a session this node
@@ -48,8 +56,15 @@ type sessionLoaded struct {
 // records from the store (those of nodes that died holding them).
 type sessionsSweep struct{}
 
-// sessionsSweepInterval is how often expired session records are swept.
+// sessionsSweepInterval is how often expired session records are swept
+// and a cluster node renews the leases of its attached sessions.
 const sessionsSweepInterval = time.Minute
+
+// attachedLeaseSlack is how far past the grace period a cluster node leases
+// an attached session's record; it renews the lease at a sweep once less than
+// the grace period and two sweeps remain, so a session whose node died can be
+// resumed for at least its grace period.
+const attachedLeaseSlack = 10 * time.Minute
 
 // flushSessions asks the sessions actor to answer once every store call it
 // has queued is done (shutdown: the saves of dropped sessions go first).
@@ -136,19 +151,62 @@ func (s *sessionsActor) storeCall(what string, call func(context.Context, persis
 }
 
 // save writes the session's record: detached with the end of its grace, or
-// attached (no expiry).
+// attached with the end of its lease.
 func (s *sessionsActor) save(id string, rec *sessionRecord) {
-	r := persistence.SessionRecord{ID: id, UserID: rec.userID, Name: rec.name, Anonymous: rec.anonymous}
-	if rec.conn == nil {
-		r.Expires = rec.expires
-	}
+	r := s.record(id, rec)
 	s.storeCall("save session", func(ctx context.Context, store persistence.Store) error {
 		return store.SaveSession(ctx, r)
 	})
 }
 
+// record is the store's view of a session: a detached one expires at the
+// end of its grace, an attached one at the end of a lease from now.
+func (s *sessionsActor) record(id string, rec *sessionRecord) persistence.SessionRecord {
+	r := persistence.SessionRecord{ID: id, UserID: rec.userID, Name: rec.name, Anonymous: rec.anonymous, Expires: rec.expires}
+	if rec.conn != nil {
+		rec.leased = s.env.clock.Now().Add(s.env.cfg.SessionGrace + attachedLeaseSlack)
+		r.Expires = rec.leased
+	}
+	return r
+}
+
+// opened tells the connection its session is open. On a cluster node the
+// session's record is saved first, so that once the client has a session
+// any node can resume it.
+func (s *sessionsActor) opened(ctx actor.Context, rec *sessionRecord, m *sessionOpened, conn *actor.PID) {
+	if s.env.cluster == nil {
+		ctx.Send(conn, m)
+		return
+	}
+	r := s.record(m.Session, rec)
+	store, timeout, log, root := s.env.store, s.env.cfg.StoreTimeout, s.env.log, s.env.root
+	s.lane.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		if err := store.SaveSession(ctx, r); err != nil {
+			log.Warn("sessions: saving an attached session failed; it resumes on this node only", "err", err)
+		}
+		root.Send(conn, m)
+	})
+}
+
+// renewLeases re-saves the attached sessions whose lease in the store runs
+// out before the next sweeps could renew it (cluster nodes only).
+func (s *sessionsActor) renewLeases() {
+	if s.env.cluster == nil {
+		return
+	}
+	due := s.env.clock.Now().Add(s.env.cfg.SessionGrace + 2*sessionsSweepInterval)
+	for id, rec := range s.sessions {
+		if rec.conn != nil && rec.leased.Before(due) {
+			s.save(id, rec)
+		}
+	}
+}
+
 // sweep deletes a batch of expired records from the store and arms the next sweep.
 func (s *sessionsActor) sweep() {
+	s.renewLeases()
 	now := s.env.clock.Now()
 	s.storeCall("sweep sessions", func(ctx context.Context, store persistence.Store) error {
 		_, err := store.DeleteExpiredSessions(ctx, now, 1000)
@@ -216,7 +274,7 @@ func (s *sessionsActor) openHeld(ctx actor.Context, m *openSession) {
 		rec.seq++
 		rec.name = m.Name
 		s.env.metrics.SessionsOpened.WithLabelValues("resumed").Inc()
-		ctx.Send(m.Conn, &sessionOpened{Session: m.Requested, UserID: rec.userID, Name: m.Name, Resumed: true})
+		s.opened(ctx, rec, &sessionOpened{Session: m.Requested, UserID: rec.userID, Name: m.Name, Resumed: true}, m.Conn)
 		return
 	}
 	id := "s_" + randomHex(16)
@@ -232,7 +290,7 @@ func (s *sessionsActor) openHeld(ctx actor.Context, m *openSession) {
 	s.byConn[m.Conn.Id] = id
 	s.env.metrics.SessionsActive.Inc()
 	s.env.metrics.SessionsOpened.WithLabelValues("new").Inc()
-	ctx.Send(m.Conn, &sessionOpened{Session: id, UserID: rec.userID, Name: m.Name})
+	s.opened(ctx, rec, &sessionOpened{Session: id, UserID: rec.userID, Name: m.Name}, m.Conn)
 }
 
 // admit counts one more connection for user, or refuses the session when

@@ -17,9 +17,11 @@ type SessionRecord struct {
 	UserID    string
 	Name      string // display name
 	Anonymous bool
-	// Expires is when the detached session may be forgotten; zero while it
-	// is attached to a live connection. Stores keep it to the millisecond
-	// (Unix milliseconds) and return it in UTC.
+	// Expires is when the detached session may be forgotten. An attached
+	// session's record has a zero Expires, or, saved by a cluster node, the
+	// end of a lease the node renews while the connection lasts (so the
+	// record of a node that died expires too). Stores keep it to the
+	// millisecond (Unix milliseconds) and return it in UTC.
 	Expires time.Time
 }
 
