@@ -12,8 +12,8 @@ import (
 func (r *roomActor) join(m *joinRoom) {
 	name := r.shell.name
 	fail := func(code, text string) {
+		r.env.root.Send(m.Conn, &roomJoinFailed{Room: name}) // before the client can act on the error
 		r.env.sendTo(m.Peer, ErrorFrame{ID: m.ReqID, Code: code, Message: text})
-		r.env.root.Send(m.Conn, &roomJoinFailed{Room: name})
 	}
 	if r.missing {
 		fail(CodeNoSuchRoom, "room "+name+" does not exist")
@@ -105,8 +105,10 @@ func (r *roomActor) leave(m *leaveRoom) {
 		r.publishStats()
 		r.armIdle()
 	}
-	r.env.sendTo(m.Peer, Left{ID: m.ReqID, Room: r.shell.name})
+	// The connection learns first, so a join the client sends once it reads
+	// left finds the room already gone from its count.
 	r.env.root.Send(m.Conn, &roomLeft{Room: r.shell.name})
+	r.env.sendTo(m.Peer, Left{ID: m.ReqID, Room: r.shell.name})
 }
 
 func (r *roomActor) gone(m *connGone) {

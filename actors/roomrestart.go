@@ -109,8 +109,8 @@ func answerUnavailable(e *env, room string, msg any, text string) bool {
 	case *publish:
 		failPublish(e, room, m, CodeUnavailable, text)
 	case *joinRoom:
-		e.sendTo(m.Peer, ErrorFrame{ID: m.ReqID, Code: CodeUnavailable, Message: text})
 		e.root.Send(m.Conn, &roomJoinFailed{Room: room})
+		e.sendTo(m.Peer, ErrorFrame{ID: m.ReqID, Code: CodeUnavailable, Message: text})
 	case *leaveRoom:
 		e.sendTo(m.Peer, Left{ID: m.ReqID, Room: room})
 		e.root.Send(m.Conn, &roomLeft{Room: room})
