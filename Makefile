@@ -1,7 +1,7 @@
 # troupe — common tasks. `make test` is the one command that runs every test.
 GO ?= go
 
-.PHONY: all build run test deps test-go test-js test-browser node-deps test-short fuzz bench bench-cluster drill-cluster vet fmt cross
+.PHONY: all build run test deps test-go test-js test-browser node-deps test-short fuzz bench bench-cluster bench-peers drill-cluster vet fmt cross
 
 all: build
 
@@ -65,6 +65,12 @@ bench:
 # whose header lists the runs and settings (RATE_1K=…, RAMP_1K=…, …).
 bench-cluster:
 	bash .ci/bench-cluster.sh
+
+# Side by side with Centrifugo (../shared/bench: run its build-peers.sh
+# first): .ci/bench-peers.sh [fanout1k] [fanout100] [connect]; its header
+# lists the servers and settings.
+bench-peers:
+	bash .ci/bench-peers.sh
 
 # The 60-second node-kill drill against three nodes on a throwaway PostgreSQL
 # (.ci/drill-cluster.sh [node-kill|node-pause]; DURATION=, CLIENTS=, ROOMS=).
