@@ -31,10 +31,11 @@ func (p *countingPeer) Enqueue([]byte) bool {
 	}
 	return true
 }
-func (p *countingPeer) Offer(b []byte) bool   { return p.Enqueue(b) }
-func (p *countingPeer) Ping()                 {}
-func (p *countingPeer) Close(int, string)     {}
-func (p *countingPeer) LastActive() time.Time { return time.Now() }
+func (p *countingPeer) Offer(b []byte) bool                 { return p.Enqueue(b) }
+func (p *countingPeer) OfferLatest(_ string, b []byte) bool { return p.Enqueue(b) }
+func (p *countingPeer) Ping()                               {}
+func (p *countingPeer) Close(int, string)                   {}
+func (p *countingPeer) LastActive() time.Time               { return time.Now() }
 
 // BenchmarkRoomBroadcast1000 measures one message through the engine — the
 // sender's connection actor, the room (store batch in the memory store, ack,

@@ -78,6 +78,8 @@ const (
 	EventPresenceSync
 	// EventTyping relays a typing signal of User.
 	EventTyping
+	// EventSignal relays a signal of User's connection Conn: Key and Data.
+	EventSignal
 )
 
 // RoomEvent is one event of a room's feed. Which fields are set depends on
@@ -96,6 +98,10 @@ type RoomEvent struct {
 	Users   []PresenceMember
 	User    UserRef
 	On      bool
+	// Conn, Key and Data are a signal's (EventSignal).
+	Conn string
+	Key  string
+	Data []byte
 }
 
 // RemoteSend is a send forwarded by a relay to the room's owner.

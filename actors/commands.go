@@ -59,6 +59,24 @@ type Typing struct {
 	On   bool
 }
 
+// Signal is an ephemeral, high-rate state of the connection in a room (a
+// cursor, a selection, a viewport) under Key: never stored, never
+// recovered; the latest value per connection and key wins.
+type Signal struct {
+	ID   int64
+	Room string
+	Key  string
+	Data []byte // raw JSON value, nil when absent or null
+}
+
+// PresenceSet sets (State nil: clears) the connection's presence state in
+// a room, a small JSON object shown with the user in presence.
+type PresenceSet struct {
+	ID    int64
+	Room  string
+	State []byte // raw JSON object, nil when null
+}
+
 // PresenceQuery asks for the members of a room.
 type PresenceQuery struct {
 	ID   int64
@@ -140,6 +158,12 @@ func (m Send) RequestID() int64 { return m.ID }
 func (m Typing) RequestID() int64 { return m.ID }
 
 // RequestID implements Command.
+func (m Signal) RequestID() int64 { return m.ID }
+
+// RequestID implements Command.
+func (m PresenceSet) RequestID() int64 { return m.ID }
+
+// RequestID implements Command.
 func (m PresenceQuery) RequestID() int64 { return m.ID }
 
 // RequestID implements Command.
@@ -176,6 +200,12 @@ func (Send) CommandType() string { return "send" }
 func (Typing) CommandType() string { return "typing" }
 
 // CommandType implements Command.
+func (Signal) CommandType() string { return "signal" }
+
+// CommandType implements Command.
+func (PresenceSet) CommandType() string { return "presence_set" }
+
+// CommandType implements Command.
 func (PresenceQuery) CommandType() string { return "presence" }
 
 // CommandType implements Command.
@@ -199,6 +229,8 @@ func (Join) command()          {}
 func (Leave) command()         {}
 func (Send) command()          {}
 func (Typing) command()        {}
+func (Signal) command()        {}
+func (PresenceSet) command()   {}
 func (PresenceQuery) command() {}
 func (HistoryQuery) command()  {}
 func (RoomsQuery) command()    {}

@@ -38,6 +38,19 @@ type Config struct {
 	// RateBurst is the inbound frame burst allowed per connection
 	// (--rate-burst).
 	RateBurst int `yaml:"rate_burst"`
+	// SignalRate is the sustained rate of signal and presence_set frames
+	// allowed per connection, in frames per second, counted apart from
+	// RateLimit; 0 disables it (--signal-rate).
+	SignalRate float64 `yaml:"signal_rate"`
+	// SignalBurst is the signal frame burst allowed per connection
+	// (--signal-burst).
+	SignalBurst int `yaml:"signal_burst"`
+	// SignalMaxBytes bounds the data of one signal, in bytes of compact
+	// JSON (--signal-max-bytes).
+	SignalMaxBytes int `yaml:"signal_max_bytes"`
+	// PresenceStateMaxBytes bounds one connection's presence state in a
+	// room, in bytes of compact JSON (--presence-state-max-bytes).
+	PresenceStateMaxBytes int `yaml:"presence_state_max_bytes"`
 	// MaxFrameBytes is the largest inbound frame accepted
 	// (--max-frame-bytes).
 	MaxFrameBytes int `yaml:"max_frame_bytes"`
@@ -115,6 +128,10 @@ func DefaultConfig() Config {
 		HelloTimeout:          10 * time.Second,
 		RateLimit:             20,
 		RateBurst:             40,
+		SignalRate:            60,
+		SignalBurst:           120,
+		SignalMaxBytes:        2048,
+		PresenceStateMaxBytes: 1024,
 		MaxFrameBytes:         65536,
 		MaxRoomsPerConn:       100,
 		MaxMembers:            10000,
@@ -178,11 +195,17 @@ func (c Config) Validate() error {
 	if math.IsNaN(c.RateLimit) || math.IsInf(c.RateLimit, 0) || c.RateLimit < 0 {
 		bad("--rate-limit", "must be a finite number >= 0, got %v", c.RateLimit)
 	}
+	if math.IsNaN(c.SignalRate) || math.IsInf(c.SignalRate, 0) || c.SignalRate < 0 {
+		bad("--signal-rate", "must be a finite number >= 0, got %v", c.SignalRate)
+	}
 	for _, n := range []struct {
 		name     string
 		v, least int
 	}{
 		{"--rate-burst", c.RateBurst, 1},
+		{"--signal-burst", c.SignalBurst, 1},
+		{"--signal-max-bytes", c.SignalMaxBytes, 1},
+		{"--presence-state-max-bytes", c.PresenceStateMaxBytes, 1},
 		{"--max-frame-bytes", c.MaxFrameBytes, 1},
 		{"--max-rooms-per-conn", c.MaxRoomsPerConn, 1},
 		{"--max-members", c.MaxMembers, 1},

@@ -60,6 +60,9 @@ type connActor struct {
 	dropSecond int64 // the last second in which a frame was rate-limited
 	dropStreak int   // consecutive seconds with drops
 
+	signals       *rate.Limiter // signal and presence_set frames; nil: unlimited
+	signalDropSec int64         // the last second a signal drop was answered
+
 	helloTimer clockwork.Timer
 	expTimer   clockwork.Timer
 	expSeq     uint64
@@ -71,6 +74,9 @@ func newConnProps(e *env, peer Peer, info ConnInfo) *actor.Props {
 		c := &connActor{env: e, peer: peer, info: info, rooms: make(map[string]*actor.PID)}
 		if e.cfg.RateLimit > 0 {
 			c.limiter = rate.NewLimiter(rate.Limit(e.cfg.RateLimit), e.cfg.RateBurst)
+		}
+		if e.cfg.SignalRate > 0 {
+			c.signals = rate.NewLimiter(rate.Limit(e.cfg.SignalRate), e.cfg.SignalBurst)
 		}
 		return c
 	})
@@ -151,6 +157,14 @@ func (c *connActor) frame(ctx actor.Context, m Command) {
 			return
 		}
 		c.peer.Close(ClosePolicy, "the first frame must be hello")
+		return
+	}
+	switch m := m.(type) {
+	case Signal:
+		c.signal(ctx, m)
+		return
+	case PresenceSet:
+		c.presenceSet(ctx, m)
 		return
 	}
 	if !c.allow(m) {
@@ -310,6 +324,7 @@ func (c *connActor) welcome(ctx actor.Context, m *sessionOpened) {
 		ID: c.helloID, Session: m.Session, User: c.user, Resumed: m.Resumed,
 		HeartbeatMS: cfg.HeartbeatInterval.Milliseconds(), TimeoutMS: cfg.IdleTimeout.Milliseconds(),
 		FrameBytes: cfg.MaxFrameBytes, RatePerS: cfg.RateLimit, ServerTime: c.env.clock.Now().UnixMilli(),
+		Conn: c.env.connTag(c.self), SignalRatePerS: cfg.SignalRate,
 	}})
 	// Attributes are given per line: a logger kept per connection (slog.With)
 	// would cost ~0.5 KiB of every idle connection's memory.

@@ -18,11 +18,27 @@ type UserRef struct {
 	Name string
 }
 
-// PresenceMember is a user in a presence reply with its connection count.
+// PresenceMember is a user in a presence reply with its connection count
+// and the presence states its connections set (sorted by connection).
 type PresenceMember struct {
-	ID    string
-	Name  string
-	Conns int
+	ID     string
+	Name   string
+	Conns  int
+	States []ConnState
+}
+
+// ConnState is the presence state one connection set in a room: a JSON
+// object, or nil once cleared (in a diff: the connection cleared it or left).
+type ConnState struct {
+	Conn  string
+	State []byte
+}
+
+// StateChange is a connection's new presence state in a presence_diff.
+type StateChange struct {
+	User  UserRef
+	Conn  string
+	State []byte // nil: cleared
 }
 
 // RoomSummary is one entry of a rooms reply.
@@ -43,6 +59,11 @@ type Welcome struct {
 	FrameBytes  int
 	RatePerS    float64
 	ServerTime  int64
+	// Conn names this connection as signals and presence states name it
+	// to the others.
+	Conn string
+	// SignalRatePerS is the signal rate limit (0: none).
+	SignalRatePerS float64
 }
 
 // Joined answers a join.
@@ -54,6 +75,9 @@ type Joined struct {
 	Recovered bool
 	Members   []UserRef
 	Messages  []persistence.Message
+	// States are the presence states the room's connections hold (empty
+	// when none): the joiner's starting point for presence_diff states.
+	States []StateChange
 }
 
 // Left answers a leave.
@@ -91,11 +115,22 @@ type PresenceReply struct {
 	Members []PresenceMember
 }
 
-// PresenceDiff tells members who joined and left a room's presence.
+// PresenceDiff tells members who joined and left a room's presence, and
+// (States, empty when none) which connections' presence states changed.
 type PresenceDiff struct {
 	Room   string
 	Joins  []UserRef
 	Leaves []UserRef
+	States []StateChange
+}
+
+// SignalPush relays an ephemeral signal of another connection.
+type SignalPush struct {
+	Room string
+	User UserRef
+	Conn string // the sending connection, as welcome named it
+	Key  string
+	Data []byte // raw JSON, nil for null
 }
 
 // TypingPush tells members that a user types (or stopped).
@@ -192,6 +227,9 @@ func (PresenceDiff) FrameType() string { return "presence_diff" }
 
 // FrameType implements Frame.
 func (TypingPush) FrameType() string { return "typing" }
+
+// FrameType implements Frame.
+func (SignalPush) FrameType() string { return "signal" }
 
 // FrameType implements Frame.
 func (HistoryReply) FrameType() string { return "history" }

@@ -203,6 +203,10 @@ func (p *probe) Enqueue(b []byte) bool {
 // Offer implements Outbox.
 func (p *probe) Offer(b []byte) bool { return p.Enqueue(b) }
 
+// OfferLatest implements Outbox: a probe never falls behind, so nothing is
+// coalesced.
+func (p *probe) OfferLatest(_ string, b []byte) bool { return p.Enqueue(b) }
+
 // Ping implements Peer.
 func (p *probe) Ping() {}
 

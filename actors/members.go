@@ -7,7 +7,9 @@ type member struct {
 	conn  *actor.PID
 	peer  Outbox
 	user  UserRef
-	index int // position in memberSet.list
+	index int    // position in memberSet.list
+	tag   string // the connection as clients see it (env.connTag)
+	state []byte // the presence state it set, nil for none
 }
 
 // presence is one distinct user in a room.

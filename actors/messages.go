@@ -80,6 +80,24 @@ type typingIn struct {
 	ID   int64
 }
 
+// signalIn relays an ephemeral signal of a member connection.
+type signalIn struct {
+	Conn *actor.PID
+	Peer Outbox
+	ID   int64
+	Key  string
+	Data []byte
+}
+
+// presenceSetIn sets a member connection's presence state (State nil
+// clears it).
+type presenceSetIn struct {
+	Conn  *actor.PID
+	Peer  Outbox
+	ID    int64
+	State []byte
+}
+
 // presenceOf asks a room for its presence.
 type presenceOf struct {
 	Conn *actor.PID
@@ -280,13 +298,15 @@ type countConns struct {
 // registry starts one), so none is lost to a room's end.
 type roomCommand interface{ roomCommand() }
 
-func (*joinRoom) roomCommand()   {}
-func (*leaveRoom) roomCommand()  {}
-func (*connGone) roomCommand()   {}
-func (*publish) roomCommand()    {}
-func (*typingIn) roomCommand()   {}
-func (*presenceOf) roomCommand() {}
-func (*historyOf) roomCommand()  {}
+func (*joinRoom) roomCommand()      {}
+func (*leaveRoom) roomCommand()     {}
+func (*connGone) roomCommand()      {}
+func (*publish) roomCommand()       {}
+func (*typingIn) roomCommand()      {}
+func (*presenceOf) roomCommand()    {}
+func (*signalIn) roomCommand()      {}
+func (*presenceSetIn) roomCommand() {}
+func (*historyOf) roomCommand()     {}
 
 // mustNotLose marks the room messages that change membership or wait for
 // the room to settle: a room whose incarnation crashes or whose load fails

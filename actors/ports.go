@@ -19,6 +19,13 @@ type Outbox interface {
 	// closes the connection: ephemera must not turn a busy client into a slow
 	// consumer.
 	Offer(frame []byte) bool
+	// OfferLatest queues an ephemeral frame that supersedes any earlier
+	// frame of the same key still waiting in the queue: that one is
+	// replaced in place, so a consumer that falls behind gets the latest
+	// value of each key instead of every update. A key not queued yet is
+	// queued as Offer would (dropped past half the bound). It never closes
+	// the connection.
+	OfferLatest(key string, frame []byte) bool
 }
 
 // Peer is the transport side of one connection as its actors see it.

@@ -22,6 +22,11 @@ type presenceEvent struct {
 	user   UserRef
 	join   bool
 	joiner *actor.PID // join events: the connection whose join made the user present
+	// isState marks a change of connection conn's presence state to state
+	// (nil: cleared) instead of a join or leave.
+	isState bool
+	conn    string
+	state   []byte
 }
 
 // flushPresence is the room's note to itself to push the batched changes; it
@@ -92,11 +97,24 @@ func (r *roomActor) flushPresenceBatch() {
 }
 
 // netPresence folds a run of events into one diff: a user who joined and
-// left (or left and came back) within it is not mentioned.
+// left (or left and came back) within it is not mentioned, and of the
+// state changes of one connection only the last counts.
 func netPresence(room string, events []presenceEvent) (PresenceDiff, bool) {
 	net := make(map[string]int) // user id → +1 joined, -1 left, 0 no change
 	order := make([]UserRef, 0, len(events))
+	var states []StateChange
+	stateAt := make(map[string]int) // connection → index in states
 	for _, ev := range events {
+		if ev.isState {
+			change := StateChange{User: ev.user, Conn: ev.conn, State: ev.state}
+			if i, ok := stateAt[ev.conn]; ok {
+				states[i] = change
+			} else {
+				stateAt[ev.conn] = len(states)
+				states = append(states, change)
+			}
+			continue
+		}
 		v, seen := net[ev.user.ID]
 		if !seen {
 			order = append(order, ev.user)
@@ -117,5 +135,6 @@ func netPresence(room string, events []presenceEvent) (PresenceDiff, bool) {
 			diff.Leaves = append(diff.Leaves, u)
 		}
 	}
-	return diff, len(diff.Joins)+len(diff.Leaves) > 0
+	diff.States = states
+	return diff, len(diff.Joins)+len(diff.Leaves)+len(diff.States) > 0
 }

@@ -188,6 +188,10 @@ func (r *roomActor) dispatch(ctx actor.Context, msg any) {
 		}
 	case *typingIn:
 		r.typing(m)
+	case *signalIn:
+		r.signal(m)
+	case *presenceSetIn:
+		r.presenceSet(m)
 	case *presenceOf:
 		r.presence(m)
 	case *historyOf:

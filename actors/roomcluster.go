@@ -283,6 +283,8 @@ func (r *roomActor) onFeed(ev RoomEvent) {
 		}
 	case EventTyping:
 		r.offerTyping(ev.User, ev.On)
+	case EventSignal:
+		r.offerSignal(SignalPush{Room: r.shell.name, User: ev.User, Conn: ev.Conn, Key: ev.Key, Data: ev.Data}, nil)
 	}
 }
 
@@ -563,6 +565,7 @@ func (r *roomActor) replaceRemote(node string, next *remotePresence) {
 			r.queuePresence(presenceEvent{user: UserRef{ID: id, Name: u.Name}})
 		}
 	}
+	r.remoteStates(before, next.users)
 	if len(next.users) == 0 {
 		// Keep the sequence: an older snapshot arriving late is still ignored.
 		cl.remote[node] = &remotePresence{seq: next.seq}
@@ -601,11 +604,23 @@ func (r *roomActor) remoteHas(id string) bool {
 	return false
 }
 
-// localPresence lists this node's users in the room.
+// localPresence lists this node's users in the room, with the presence
+// states of their connections here.
 func (r *roomActor) localPresence() []PresenceMember {
 	out := make([]PresenceMember, 0, len(r.shell.members.users))
-	for _, p := range r.shell.members.users {
+	at := make(map[string]int, len(r.shell.members.users))
+	for id, p := range r.shell.members.users {
+		at[id] = len(out)
 		out = append(out, PresenceMember{ID: p.user.ID, Name: p.user.Name, Conns: p.conns})
+	}
+	for _, mem := range r.shell.members.list {
+		if mem.state != nil {
+			i := at[mem.user.ID]
+			out[i].States = append(out[i].States, ConnState{Conn: mem.tag, State: mem.state})
+		}
+	}
+	for i := range out {
+		slices.SortFunc(out[i].States, byConn)
 	}
 	return out
 }

@@ -38,12 +38,14 @@ func (r *roomActor) join(m *joinRoom) {
 	joined := Joined{ID: m.ReqID, Room: name, Epoch: r.stream.epoch, Offset: r.stream.committed}
 	joined.Recovered, joined.Messages = r.stream.recovery(m.Since, m.History)
 	if existing == nil {
-		if members.add(&member{conn: m.Conn, peer: m.Peer, user: m.User}) {
+		if members.add(&member{conn: m.Conn, peer: m.Peer, user: m.User, tag: r.env.connTag(m.Conn)}) {
 			r.presenceJoined(m.User, m.Conn)
 		}
 		r.publishStats()
 	}
-	joined.Members = r.memberRefs()
+	present := r.presenceList()
+	joined.Members = refsOf(present)
+	joined.States = statesOf(present)
 	r.env.sendTo(m.Peer, joined)
 	r.env.root.Send(m.Conn, &roomJoined{Room: name, PID: r.self})
 }
@@ -97,6 +99,7 @@ func (r *roomActor) denyCode(m *joinRoom) string {
 
 func (r *roomActor) leave(m *leaveRoom) {
 	if mem := r.shell.members.get(m.Conn); mem != nil {
+		r.clearState(mem)
 		p := r.shell.members.remove(mem)
 		if p.conns == 0 && p.leaving == 0 {
 			delete(r.shell.members.users, p.user.ID)
@@ -116,6 +119,7 @@ func (r *roomActor) gone(m *connGone) {
 	if mem == nil {
 		return
 	}
+	r.clearState(mem)
 	p := r.shell.members.remove(mem)
 	if p.conns == 0 {
 		r.shell.leaveSeq++
@@ -169,9 +173,8 @@ func (r *roomActor) presence(m *presenceOf) {
 	r.env.sendTo(m.Peer, PresenceReply{ID: m.ID, Room: r.shell.name, Members: r.presenceList()})
 }
 
-// memberRefs lists the distinct users present on every node.
-func (r *roomActor) memberRefs() []UserRef {
-	list := r.presenceList()
+// refsOf lists the users of a presence list.
+func refsOf(list []PresenceMember) []UserRef {
 	out := make([]UserRef, len(list))
 	for i, p := range list {
 		out[i] = UserRef{ID: p.ID, Name: p.Name}
@@ -192,9 +195,12 @@ func (r *roomActor) presenceList() []PresenceMember {
 			for id, u := range rp.users {
 				if i, ok := at[id]; ok {
 					out[i].Conns += u.Conns
+					out[i].States = append(out[i].States, u.States...)
+					slices.SortFunc(out[i].States, byConn)
 					continue
 				}
 				at[id] = len(out)
+				u.States = slices.Clone(u.States) // the snapshot's own stays as it is
 				out = append(out, u)
 			}
 		}

@@ -234,3 +234,6 @@ func (frameReply) Enqueue([]byte) bool { return false }
 
 // Offer implements Outbox; rooms offer only typing, never to a frameReply.
 func (frameReply) Offer([]byte) bool { return false }
+
+// OfferLatest implements Outbox: a query takes no ephemeral frames.
+func (frameReply) OfferLatest(string, []byte) bool { return false }

@@ -181,6 +181,10 @@ func newFlagSet(name string, c *Config, configPath *string) *flag.FlagSet {
 
 	fs.Float64Var(&c.RateLimit, "rate-limit", c.RateLimit, "inbound frames per second per connection; 0 disables")
 	fs.IntVar(&c.RateBurst, "rate-burst", c.RateBurst, "inbound frame burst per connection")
+	fs.Float64Var(&c.SignalRate, "signal-rate", c.SignalRate, "signal and presence_set frames per second per connection, apart from -rate-limit; 0 disables")
+	fs.IntVar(&c.SignalBurst, "signal-burst", c.SignalBurst, "signal and presence_set frame burst per connection")
+	fs.IntVar(&c.SignalMaxBytes, "signal-max-bytes", c.SignalMaxBytes, "largest data of one signal, in bytes")
+	fs.IntVar(&c.PresenceStateMaxBytes, "presence-state-max-bytes", c.PresenceStateMaxBytes, "largest presence state of one connection in a room, in bytes")
 	fs.BoolVar(&c.Compression, "compression", c.Compression, "negotiate permessage-deflate with clients that offer it (no context takeover; broadcasts deflated once)")
 	fs.IntVar(&c.CompressionMinBytes, "compression-min-bytes", c.CompressionMinBytes, "smallest frame sent compressed, in bytes")
 	fs.IntVar(&c.OutboxSize, "outbox-size", c.OutboxSize, "outbound queue capacity per connection, in frames")

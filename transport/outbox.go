@@ -40,8 +40,16 @@ type socket struct {
 	closeCode   int      // guarded by mu
 	closeReason string   // guarded by mu
 	closeSent   bool     // guarded by mu
-	writers     *sync.WaitGroup
-	flusher     *flusher // static: writes queued frames without blocking; nil: a goroutine per burst
+	// latest maps the key of each coalescable frame (OfferLatest) still in
+	// queue to its index there; it empties whenever the writer takes the
+	// queue. Guarded by mu; nil until the first OfferLatest.
+	latest map[string]int
+	// held keeps, per key, the latest coalescable frame that found the
+	// queue over half full; the writer takes them with the queue. Guarded
+	// by mu; nil until needed.
+	held    map[string][]byte
+	writers *sync.WaitGroup
+	flusher *flusher // static: writes queued frames without blocking; nil: a goroutine per burst
 
 	// pending holds the unwritten tail of a flush the kernel took only part
 	// of; the blocking writer sends it first. Owned by the socket's current
@@ -94,6 +102,84 @@ func (s *socket) Offer(frame []byte) bool {
 	return true
 }
 
+// OfferLatest implements actors.Outbox: a frame whose key is already
+// queued, not yet taken by the writer, replaces that one in place (counted
+// as a drop, reason "coalesced"). A frame of a key not queued is queued
+// while the queue is under half its bound; past that it is held aside, one
+// per key (the latest), and queued as the writer next takes the queue, so
+// the latest value of every key still arrives. Only when as many keys as
+// half the bound are held is a frame dropped (reason "ephemeral"). A
+// consumer that falls behind therefore holds at most one frame per key,
+// however fast they come, and is never closed for them.
+func (s *socket) OfferLatest(key string, frame []byte) bool {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return false
+	}
+	if i, ok := s.latest[key]; ok {
+		s.queue[i] = frame
+		s.mu.Unlock()
+		s.metrics.Drops.WithLabelValues("coalesced").Inc()
+		return true
+	}
+	half := max(s.limit/2, 1)
+	if len(s.queue)+s.writingN >= half {
+		_, replaced := s.held[key]
+		if !replaced && len(s.held) >= half {
+			s.mu.Unlock()
+			s.metrics.Drops.WithLabelValues("ephemeral").Inc()
+			return false
+		}
+		if s.held == nil {
+			s.held = make(map[string][]byte)
+		}
+		s.held[key] = frame
+		s.startWriter()
+		s.mu.Unlock()
+		if replaced {
+			s.metrics.Drops.WithLabelValues("coalesced").Inc()
+		}
+		return true
+	}
+	if s.latest == nil {
+		s.latest = make(map[string]int)
+	}
+	s.latest[key] = len(s.queue)
+	s.queue = append(s.queue, frame)
+	s.startWriter()
+	s.mu.Unlock()
+	return true
+}
+
+// queued is how many frames the writer would take now. Called with mu held.
+func (s *socket) queued() int { return len(s.queue) + len(s.held) }
+
+// takeQueue hands the queued frames, and the held ones after them, to the
+// writer: the coalescing index no longer applies to them. Called with mu
+// held.
+func (s *socket) takeQueue() [][]byte {
+	frames := s.queue
+	for _, f := range s.held {
+		frames = append(frames, f)
+	}
+	s.queue, s.spare = s.spare[:0], nil
+	if len(s.latest) > 0 {
+		clear(s.latest)
+	}
+	if len(s.held) > 0 {
+		clear(s.held)
+	}
+	return frames
+}
+
+// dropQueue forgets every queued and held frame. Called with mu held.
+func (s *socket) dropQueue() {
+	s.queue = nil
+	clear(s.latest)
+	clear(s.held)
+}
+
 // Ping implements actors.Peer.
 func (s *socket) Ping() {
 	s.mu.Lock()
@@ -117,7 +203,7 @@ func (s *socket) Close(code int, reason string) {
 	s.closeCode = code
 	s.closeReason = reason
 	if code == actors.CloseSlowConsumer {
-		s.queue = nil
+		s.dropQueue()
 	}
 	s.startWriter()
 }
@@ -177,9 +263,9 @@ const maxFlushFrames = (maxIovecs - 1) / 2
 // handshake, go to a blocking writer goroutine.
 func (s *socket) flush(scratch *flushScratch) {
 	s.mu.Lock()
-	frames := s.queue
-	if (len(frames) == 0 && !s.ping) || s.closing || len(frames) > maxFlushFrames {
-		if len(frames) == 0 && !s.ping && !s.closing {
+	n := s.queued()
+	if (n == 0 && !s.ping) || s.closing || n > maxFlushFrames {
+		if n == 0 && !s.ping && !s.closing {
 			s.writing = false
 			s.mu.Unlock()
 			s.writers.Done()
@@ -189,7 +275,7 @@ func (s *socket) flush(scratch *flushScratch) {
 		go s.write()
 		return
 	}
-	s.queue, s.spare = s.spare[:0], nil
+	frames := s.takeQueue()
 	s.writingN = len(frames)
 	ping := s.ping
 	s.ping = false
@@ -229,7 +315,7 @@ func (s *socket) flush(scratch *flushScratch) {
 	switch {
 	case s.closing:
 		go s.write()
-	case len(s.queue) > 0 || s.ping:
+	case s.queued() > 0 || s.ping:
 		s.flusher.schedule(s)
 	default:
 		s.writing = false
@@ -320,8 +406,7 @@ func (s *socket) write() {
 	}
 	for {
 		s.mu.Lock()
-		frames := s.queue
-		s.queue, s.spare = s.spare[:0], nil // the writer owns frames until it hands them back as spare
+		frames := s.takeQueue() // the writer owns frames until it hands them back as spare
 		s.writingN = len(frames)
 		ping := s.ping
 		s.ping = false
@@ -457,7 +542,7 @@ func (s *socket) abort() {
 	s.closing = true
 	s.closeSent = true
 	s.writing = false
-	s.queue = nil
+	s.dropQueue()
 	s.mu.Unlock()
 	_ = s.conn.NetConn().Close() // the socket is already broken; its error adds nothing
 }

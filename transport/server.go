@@ -90,7 +90,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s := &Server{
 		cfg: cfg, protocol: protocol, engine: deps.Engine, store: deps.Store, verifier: deps.Verifier,
 		metrics: deps.Metrics, gatherer: deps.Gatherer, log: deps.Logger.With("component", "transport"), clock: deps.Clock, origins: origins, proxies: proxies,
-		limits:   wire.Limits{MaxTextBytes: cfg.MaxTextBytes, HistoryMax: protocol.HistoryMax},
+		limits: wire.Limits{MaxTextBytes: cfg.MaxTextBytes, HistoryMax: protocol.HistoryMax,
+			MaxSignalBytes: protocol.SignalMaxBytes, MaxStateBytes: protocol.PresenceStateMaxBytes},
 		conns:    make(map[*wsConn]struct{}),
 		flushers: newFlushers(),
 		admitted: newAdmission(cfg.MaxConns, cfg.MaxConnsPerIP),

@@ -331,7 +331,8 @@ func TestServeNodeAnswersGarbage(t *testing.T) {
 	s := actors.RemoteSend{Room: "r"}
 	newer := appendSend(nil, &s)
 	newer[0] = codecVersion + 1
-	for frame, code := range map[string]string{"\x01\x02garbage": actors.CodeInternal, string(newer): actors.CodeUnavailable} {
+	garbage := string([]byte{codecVersion, byte(frameSend)}) + "garbage"
+	for frame, code := range map[string]string{garbage: actors.CodeInternal, string(newer): actors.CodeUnavailable} {
 		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 		reply, err := cli.Request(ctx, nodeSubject(t, "B"), []byte(frame))
 		cancel()

@@ -29,7 +29,9 @@ import (
 // first teach the old nodes the new version.
 
 // codecVersion is the version this node writes and the only one it reads.
-const codecVersion = 1
+// Version 2 added signals (RoomEvent Conn, Key, Data) and the presence
+// states of PresenceMember.
+const codecVersion = 2
 
 // frameType is the second byte of a frame: what it holds.
 type frameType byte
@@ -126,8 +128,15 @@ func appendFeed(b []byte, ev *actors.RoomEvent) []byte {
 		b = appendString(b, u.ID)
 		b = appendString(b, u.Name)
 		b = binary.AppendVarint(b, int64(u.Conns))
+		b = binary.AppendUvarint(b, uint64(len(u.States)))
+		for _, st := range u.States {
+			b = appendString(b, st.Conn)
+			b = appendBytes(b, st.State)
+		}
 	}
-	return b
+	b = appendString(b, ev.Conn)
+	b = appendString(b, ev.Key)
+	return appendBytes(b, ev.Data)
 }
 
 func appendSend(b []byte, s *actors.RemoteSend) []byte {
@@ -352,7 +361,8 @@ func (d *decoder) message(m *persistence.Message) {
 const (
 	minMessageBytes = 10 // ten fields of at least a byte
 	minSenderBytes  = 1
-	minMemberBytes  = 3
+	minMemberBytes  = 4
+	minStateBytes   = 2
 )
 
 // feedNode returns the publishing node of a feed frame without decoding the
@@ -395,8 +405,17 @@ func decodeFeed(frame []byte) (actors.RoomEvent, error) {
 		ev.Users = make([]actors.PresenceMember, n)
 		for i := range ev.Users {
 			ev.Users[i] = actors.PresenceMember{ID: d.str(), Name: d.str(), Conns: d.int()}
+			if k := d.count(minStateBytes); k > 0 {
+				ev.Users[i].States = make([]actors.ConnState, k)
+				for j := range ev.Users[i].States {
+					ev.Users[i].States[j] = actors.ConnState{Conn: d.str(), State: d.bytes()}
+				}
+			}
 		}
 	}
+	ev.Conn = d.str()
+	ev.Key = d.str()
+	ev.Data = d.bytes()
 	if err := d.finish(); err != nil {
 		return actors.RoomEvent{}, fmt.Errorf("feed event: %w", err)
 	}

@@ -13,6 +13,11 @@ type Limits struct {
 	MaxCIDBytes  int // longest cid of send, in bytes (DefaultMaxCIDBytes)
 	MaxDepth     int // deepest JSON nesting, the frame object counting as 1 (DefaultMaxDepth)
 	HistoryMax   int // largest history.limit (DefaultHistoryMax)
+	// MaxSignalBytes bounds a signal's data, compact (DefaultMaxSignalBytes).
+	MaxSignalBytes int
+	// MaxStateBytes bounds a presence_set's state, compact
+	// (DefaultMaxStateBytes).
+	MaxStateBytes int
 }
 
 func (l Limits) withDefaults() Limits {
@@ -27,6 +32,12 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.HistoryMax <= 0 {
 		l.HistoryMax = DefaultHistoryMax
+	}
+	if l.MaxSignalBytes <= 0 {
+		l.MaxSignalBytes = DefaultMaxSignalBytes
+	}
+	if l.MaxStateBytes <= 0 {
+		l.MaxStateBytes = DefaultMaxStateBytes
 	}
 	return l
 }
@@ -52,6 +63,8 @@ const (
 	fAfter
 	fLimit
 	fTo
+	fKey
+	fState
 	numFields
 )
 
@@ -61,6 +74,7 @@ var fieldNames = [numFields]string{
 	fRoom: "room", fPassword: "password", fSince: "since", fHistory: "history",
 	fKind: "kind", fText: "text", fData: "data", fReplyTo: "reply_to", fCID: "cid",
 	fOn: "on", fBefore: "before", fAfter: "after", fLimit: "limit", fTo: "to",
+	fKey: "key", fState: "state",
 }
 
 func fieldIndex(key []byte) int {
@@ -103,6 +117,10 @@ func fieldIndex(key []byte) int {
 		return fLimit
 	case "to":
 		return fTo
+	case "key":
+		return fKey
+	case "state":
+		return fState
 	}
 	return -1
 }
@@ -125,8 +143,8 @@ func sinceIndex(key []byte) int {
 }
 
 // Decode turns one inbound text frame into exactly one command of package actors
-// (Hello, Refresh, Join, Leave, Send, Typing, PresenceQuery, HistoryQuery,
-// RoomsQuery, Direct, Ping) or an actors.Rejected carrying the protocol error code.
+// (Hello, Refresh, Join, Leave, Send, Typing, Signal, PresenceSet,
+// PresenceQuery, HistoryQuery, RoomsQuery, Direct, Ping) or an actors.Rejected carrying the protocol error code.
 //
 // Checks run in this order, the first failing one deciding the answer:
 //
@@ -194,6 +212,10 @@ func Decode(payload []byte, lim Limits) actors.Command {
 		return d.send()
 	case TypeTyping:
 		return d.typing()
+	case TypeSignal:
+		return d.signal()
+	case TypePresenceSet:
+		return d.presenceSet()
 	case TypePresence:
 		return d.presence()
 	case TypeHistory:

@@ -64,6 +64,10 @@ func Append(dst []byte, f actors.Frame) []byte {
 		return appendTyping(dst, &v)
 	case *actors.TypingPush:
 		return appendTyping(dst, v)
+	case actors.SignalPush:
+		return appendSignal(dst, &v)
+	case *actors.SignalPush:
+		return appendSignal(dst, v)
 	case actors.HistoryReply:
 		return appendHistory(dst, &v)
 	case *actors.HistoryReply:
@@ -127,7 +131,9 @@ func sizeHint(f actors.Frame) int {
 	case actors.PresenceReply:
 		return base + 80*len(v.Members)
 	case actors.PresenceDiff:
-		return base + 64*(len(v.Joins)+len(v.Leaves))
+		return base + 64*(len(v.Joins)+len(v.Leaves)) + statesHint(v.States)
+	case actors.SignalPush:
+		return base + len(v.Room) + len(v.User.ID) + len(v.User.Name) + len(v.Conn) + len(v.Key) + len(v.Data)
 	case actors.RoomsReply:
 		return base + 112*len(v.Rooms)
 	case actors.DirectPush:
@@ -243,8 +249,16 @@ func appendWelcome(dst []byte, v *actors.Welcome) []byte {
 	dst = strconv.AppendInt(dst, int64(v.FrameBytes), 10)
 	dst = append(dst, `,"rate_per_s":`...)
 	dst = appendFloat(dst, v.RatePerS)
+	if v.SignalRatePerS > 0 {
+		dst = append(dst, `,"signal_rate_per_s":`...)
+		dst = appendFloat(dst, v.SignalRatePerS)
+	}
 	dst = append(dst, `},"server_time":`...)
 	dst = strconv.AppendInt(dst, v.ServerTime, 10)
+	if v.Conn != "" {
+		dst = append(dst, `,"conn":`...)
+		dst = AppendString(dst, v.Conn)
+	}
 	return append(dst, '}')
 }
 
@@ -262,6 +276,10 @@ func appendJoined(dst []byte, v *actors.Joined) []byte {
 	dst = appendUsers(dst, v.Members)
 	dst = append(dst, `,"messages":`...)
 	dst = appendMessages(dst, v.Messages)
+	if len(v.States) > 0 {
+		dst = append(dst, `,"states":`...)
+		dst = appendStateChanges(dst, v.States)
+	}
 	return append(dst, '}')
 }
 
@@ -323,6 +341,10 @@ func appendPresence(dst []byte, v *actors.PresenceReply) []byte {
 		dst = AppendString(dst, m.Name)
 		dst = append(dst, `,"conns":`...)
 		dst = strconv.AppendInt(dst, int64(m.Conns), 10)
+		if len(m.States) > 0 {
+			dst = append(dst, `,"states":`...)
+			dst = appendConnStates(dst, m.States)
+		}
 		dst = append(dst, '}')
 	}
 	return append(dst, "]}"...)
@@ -335,6 +357,10 @@ func appendPresenceDiff(dst []byte, v *actors.PresenceDiff) []byte {
 	dst = appendUsers(dst, v.Joins)
 	dst = append(dst, `,"leaves":`...)
 	dst = appendUsers(dst, v.Leaves)
+	if len(v.States) > 0 {
+		dst = append(dst, `,"states":`...)
+		dst = appendStateChanges(dst, v.States)
+	}
 	return append(dst, '}')
 }
 

@@ -120,14 +120,25 @@ var specMsg = persistence.Message{
 
 var specUser = actors.UserRef{ID: "alice-42", Name: "alice"}
 
+// specStates are fully populated presence state changes.
+var specStates = []actors.StateChange{{User: specUser, Conn: "$42", State: []byte(`{"color":"#e33"}`)}}
+
 // specFrameBuilders builds, for each server frame type, a fully populated
 // frame like the spec's example ex (with an id when ex has one).
 var specFrameBuilders = map[string]func(ex map[string]any) actors.Frame{
 	"welcome": func(ex map[string]any) actors.Frame {
-		return actors.Welcome{ID: exampleID(ex), Session: "s_1", User: specUser, Resumed: true, HeartbeatMS: 25000, TimeoutMS: 60000, FrameBytes: 65536, RatePerS: 20, ServerTime: 1}
+		w := actors.Welcome{ID: exampleID(ex), Session: "s_1", User: specUser, Resumed: true, HeartbeatMS: 25000, TimeoutMS: 60000, FrameBytes: 65536, RatePerS: 20, ServerTime: 1}
+		if _, ok := ex["conn"]; ok { // the welcome of the collaboration section
+			w.Conn, w.SignalRatePerS = "$42", 60
+		}
+		return w
 	},
 	"joined": func(ex map[string]any) actors.Frame {
-		return actors.Joined{ID: exampleID(ex), Room: "general", Epoch: "e", Offset: 58, Recovered: true, Members: []actors.UserRef{specUser}, Messages: []persistence.Message{specMsg}}
+		j := actors.Joined{ID: exampleID(ex), Room: "general", Epoch: "e", Offset: 58, Recovered: true, Members: []actors.UserRef{specUser}, Messages: []persistence.Message{specMsg}}
+		if _, ok := ex["states"]; ok {
+			j.States = specStates
+		}
+		return j
 	},
 	"left": func(ex map[string]any) actors.Frame { return actors.Left{ID: exampleID(ex), Room: "general"} },
 	"ack": func(ex map[string]any) actors.Frame {
@@ -144,10 +155,23 @@ var specFrameBuilders = map[string]func(ex map[string]any) actors.Frame{
 		return actors.BatchPush{Room: "general", Msgs: []persistence.Message{specMsg, specMsg}}
 	},
 	"presence": func(ex map[string]any) actors.Frame {
-		return actors.PresenceReply{ID: exampleID(ex), Room: "general", Members: []actors.PresenceMember{{ID: "alice-42", Name: "alice", Conns: 2}}}
+		m := actors.PresenceMember{ID: "alice-42", Name: "alice", Conns: 2}
+		if members, _ := ex["members"].([]any); len(members) > 0 {
+			if first, _ := members[0].(map[string]any); first["states"] != nil {
+				m.States = []actors.ConnState{{Conn: "$42", State: []byte(`{"color":"#e33"}`)}}
+			}
+		}
+		return actors.PresenceReply{ID: exampleID(ex), Room: "general", Members: []actors.PresenceMember{m}}
 	},
-	"presence_diff": func(map[string]any) actors.Frame {
-		return actors.PresenceDiff{Room: "general", Joins: []actors.UserRef{specUser}, Leaves: []actors.UserRef{specUser}}
+	"presence_diff": func(ex map[string]any) actors.Frame {
+		d := actors.PresenceDiff{Room: "general", Joins: []actors.UserRef{specUser}, Leaves: []actors.UserRef{specUser}}
+		if _, ok := ex["states"]; ok {
+			d.States = specStates
+		}
+		return d
+	},
+	"signal": func(map[string]any) actors.Frame {
+		return actors.SignalPush{Room: "general", User: specUser, Conn: "$42", Key: "cursor", Data: []byte(`{"x":1}`)}
 	},
 	"typing": func(map[string]any) actors.Frame {
 		return actors.TypingPush{Room: "general", User: specUser, On: true}

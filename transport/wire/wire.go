@@ -21,6 +21,8 @@ package wire
 //	                               <-  ack{room,msg_id,offset,ts,dup}
 //	                               <-  message{room,msg} | batch{room,msgs}      (pushed to members)
 //	typing{room,on}                ->  typing{room,user,on}                      (pushed to others)
+//	signal{room,key,data}          ->  signal{room,user,conn,key,data}           (pushed to the other connections)
+//	presence_set{room,state}       ->  presence_diff{…,states}                   (pushed to members)
 //	presence{room}                 ->  presence{room,members}; presence_diff{room,joins,leaves} pushed
 //	history{room,before|after,limit} -> history{room,msgs,more}
 //	rooms{}                        ->  rooms{rooms}
@@ -56,6 +58,10 @@ const (
 	TypeRooms    = "rooms"
 	TypeDirect   = "direct"
 	TypePing     = "ping"
+	// TypeSignal is an ephemeral signal (a cursor, a selection).
+	TypeSignal = "signal"
+	// TypePresenceSet sets a connection's presence state in a room.
+	TypePresenceSet = "presence_set"
 )
 
 // Default limits (../../PROTOCOL.md "Names and limits"); a zero field of Limits means
@@ -65,6 +71,12 @@ const (
 	DefaultMaxCIDBytes  = 64   // cid of send
 	DefaultMaxDepth     = 64   // JSON nesting of a frame, the frame object included
 	DefaultHistoryMax   = 200  // history.limit ceiling
+	// DefaultMaxSignalBytes bounds a signal's data (compact JSON bytes).
+	DefaultMaxSignalBytes = 2048
+	// DefaultMaxStateBytes bounds a presence state (compact JSON bytes).
+	DefaultMaxStateBytes = 1024
+	// MaxSignalKeyBytes bounds a signal key: ^[A-Za-z0-9_.:-]{1,32}$.
+	MaxSignalKeyBytes = 32
 )
 
 // Fixed name rules of the protocol.
