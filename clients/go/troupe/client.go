@@ -126,7 +126,7 @@ func (c *Client) connect(ctx context.Context, reconnect bool) (*conn, error) {
 	c.cur = cn
 	c.session = f.Session
 	c.user = f.User
-	c.enqueueLocked(ConnectedEvent{Session: f.Session, User: f.User, Resumed: f.Resumed, Reconnect: reconnect})
+	c.enqueueLocked(ConnectedEvent{Session: f.Session, User: f.User, Conn: f.Conn, Resumed: f.Resumed, Reconnect: reconnect})
 	c.notifyLocked()
 	c.mu.Unlock()
 	cn.log.Info("connected", "session", f.Session, "user", f.User.ID, "resumed", f.Resumed)

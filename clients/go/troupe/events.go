@@ -16,11 +16,13 @@ type User struct {
 }
 
 // Member is a user in a room; Conns (presence replies only) counts that
-// user's connections in the room.
+// user's connections in the room, and States (presence replies only) holds
+// the presence states its connections set, by connection.
 type Member struct {
-	ID    string `json:"id"`
-	Name  string `json:"name"`
-	Conns int    `json:"conns,omitempty"`
+	ID     string                     `json:"id"`
+	Name   string                     `json:"name"`
+	Conns  int                        `json:"conns,omitempty"`
+	States map[string]json.RawMessage `json:"states,omitempty"`
 }
 
 // Position is a point in a room's stream: the last offset seen in an epoch.
@@ -59,6 +61,9 @@ type PresenceEvent struct {
 	Room   string
 	Joins  []User
 	Leaves []User
+	// States are connections whose presence state changed (nil State:
+	// cleared, or the connection left).
+	States []ConnState
 }
 
 // TypingEvent is another user starting or stopping typing.
@@ -107,8 +112,9 @@ type ErrorEvent struct {
 type ConnectedEvent struct {
 	Session   string
 	User      User
-	Resumed   bool // the server kept the earlier session
-	Reconnect bool // false for the first connection
+	Conn      string // this connection, as signals and presence states name it
+	Resumed   bool   // the server kept the earlier session
+	Reconnect bool   // false for the first connection
 }
 
 // ReconnectingEvent says the client lost its connection, or failed to make
@@ -191,6 +197,7 @@ type Joined struct {
 	Recovered bool   // with WithSince: Messages are exactly the missed ones
 	Members   []Member
 	Messages  []RoomMessage // recent history or recovered messages, oldest first
+	States    []ConnState   // the presence states of the room's connections
 }
 
 // HistoryPage is one page of a room's history.

@@ -14,13 +14,15 @@ import (
 //	leave{id,room}               → left{id,room}
 //	send{id,room,kind,text,data,reply_to,cid} → ack{id,room,msg_id,offset,ts,dup}
 //	typing{room,on}                (no reply; errors come without id)
+//	signal{room,key,data}          (no reply; errors come without id)
+//	presence_set{room,state}       (no reply; errors come without id)
 //	presence{id,room}            → presence{id,room,members}
 //	history{id,room,before|after,limit} → history{id,room,msgs,more}
 //	rooms{id}                    → rooms{id,rooms}
 //	direct{id,to,text,data}      → ack{id,ts}
 //	ping{id}                     → pong{id,server_time}
 //	refresh{id,token}            → refreshed{id,exp}
-//	                             ← message, batch, presence_diff, typing, direct,
+//	                             ← message, batch, presence_diff, typing, signal, direct,
 //	                               notify, system, room_closed (pushed, no id)
 //	                             ← error{id?,code,message}
 
@@ -50,6 +52,8 @@ const (
 	typeNotify       = "notify"
 	typeSystem       = "system"
 	typeRoomClosed   = "room_closed"
+	typeSignal       = "signal"
+	typePresenceSet  = "presence_set"
 )
 
 // Outbound frames. Each carries its type and, for requests, the id its reply
@@ -144,6 +148,7 @@ type inFrame struct {
 		FrameBytes int     `json:"frame_bytes"`
 		RatePerS   float64 `json:"rate_per_s"`
 	} `json:"limits"`
+	Conn string `json:"conn"` // welcome, signal
 
 	Room      string    `json:"room"`
 	Epoch     string    `json:"epoch"`  // joined
@@ -162,6 +167,9 @@ type inFrame struct {
 	Joins  []User `json:"joins"`  // presence_diff
 	Leaves []User `json:"leaves"` // presence_diff
 	On     bool   `json:"on"`     // typing
+
+	States []wireState `json:"states"` // joined, presence_diff
+	Key    string      `json:"key"`    // signal
 
 	From  User            `json:"from"` // direct
 	Text  string          `json:"text"` // direct, system

@@ -14,7 +14,12 @@ func (c *Client) handlePush(f *inFrame) error {
 	case typeBatch:
 		return c.roomPushLocked(f.Room, f.Msgs)
 	case typePresenceDiff:
-		return c.pushLocked(PresenceEvent{Room: f.Room, Joins: f.Joins, Leaves: f.Leaves})
+		return c.pushLocked(PresenceEvent{Room: f.Room, Joins: f.Joins, Leaves: f.Leaves, States: connStates(f.States)})
+	case typeSignal:
+		// Ephemeral: a full event queue drops it rather than the connection.
+		if !c.queueFullLocked() {
+			c.enqueueLocked(SignalEvent{Room: f.Room, User: f.User, Conn: f.Conn, Key: f.Key, Data: nullToNil(f.Data)})
+		}
 	case typeTyping:
 		return c.pushLocked(TypingEvent{Room: f.Room, User: f.User, On: f.On})
 	case typeDirect:

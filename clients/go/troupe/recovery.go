@@ -163,11 +163,13 @@ func (c *Client) rejoined(cn *conn, name string, f *inFrame) rejoinOutcome {
 		return rejoinAborted
 	}
 	recovered, err := c.rejoinedLocked(r, f)
+	state := r.state
 	c.mu.Unlock()
 	if err != nil {
 		cn.abort(err)
 		return rejoinAborted
 	}
+	cn.restoreState(name, state)
 	if recovered {
 		return rejoinRecovered
 	}

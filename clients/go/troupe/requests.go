@@ -145,7 +145,7 @@ func (c *Client) Join(ctx context.Context, room string, opts ...JoinOption) (Joi
 	}
 	return Joined{
 		Room: f.Room, Epoch: f.Epoch, Offset: f.Offset, Recovered: f.Recovered,
-		Members: f.Members, Messages: roomMessages(f.Room, f.Messages),
+		Members: f.Members, Messages: roomMessages(f.Room, f.Messages), States: connStates(f.States),
 	}, nil
 }
 

@@ -13,6 +13,7 @@ type room struct {
 	own      map[uint64]struct{} // our acked offsets above last: the server never pushes them to us
 	ready    bool                // joined on the current connection
 	held     []RoomMessage       // pushes that came before the rejoin's reply
+	state    []byte              // the presence state set here, sent again on rejoin
 }
 
 // advance records that every offset up to off is done, then skips over our
