@@ -3,7 +3,7 @@
 // lifecycle live in Core (core.js).
 
 import { Core } from './core.js'
-import { T, historyFrame, joinFrame, sendFrame, toMembers, toMessages } from './frames.js'
+import { T, historyFrame, joinFrame, sendFrame, toMembers, toMessages, toStates } from './frames.js'
 import { normalizeOptions } from './options.js'
 import { joinedHook } from './rooms.js'
 import { newCid } from './util.js'
@@ -74,6 +74,7 @@ export class TroupeClient extends EventTarget {
       recovered: Boolean(f.recovered),
       members: toMembers(f.members),
       messages: toMessages(f.room, f.messages),
+      states: toStates(f.states),
     }
   }
 
@@ -107,6 +108,38 @@ export class TroupeClient extends EventTarget {
   async typing(room, on = true) {
     const conn = await this.#core.awaitConn(room, true)
     conn.write({ type: T.TYPING, room, on: Boolean(on) })
+  }
+
+  /**
+   * signal sends an ephemeral signal under key (a cursor, a selection) to
+   * the room's other connections; data is any JSON value. Never stored,
+   * acknowledged or recovered: a reader that falls behind gets only the
+   * latest of each key, and signals over the server's signal rate are
+   * dropped. An error comes as an `error` event.
+   */
+  async signal(room, key, data = null) {
+    const conn = await this.#core.awaitConn(room, true)
+    conn.write({ type: T.SIGNAL, room, key, data })
+  }
+
+  /**
+   * setPresence sets this connection's presence state in a joined room (an
+   * object; null clears it). Members see it in presence() and in `presence`
+   * events' states. The client sets it again after every rejoin: the server
+   * forgets a connection's state when the connection ends. An error comes
+   * as an `error` event.
+   */
+  async setPresence(room, state) {
+    const core = this.#core
+    const conn = await core.awaitConn(room, true)
+    const r = core.rooms.get(room)
+    if (r) r.state = state ?? null
+    conn.write({ type: T.PRESENCE_SET, room, state: state ?? null })
+  }
+
+  /** connId names the current connection as signals and presence states name it to others; null while not connected. */
+  get connId() {
+    return this.#core.conn ? this.#core.connId : null
   }
 
   /** presence resolves with the users in a room, with their connection counts. */

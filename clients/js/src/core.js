@@ -46,6 +46,7 @@ export class Core {
     this.lastId = 0 // request ids, unique across connections
     this.session = opts.session || null
     this.user = null
+    this.connId = null // the welcome's conn: how signals and presence states name this connection
     this.resumed = false
     this.token = opts.token
     this.tokenGen = 0 // bumped by setToken
@@ -160,6 +161,7 @@ export class Core {
     this.conn = conn
     this.session = f.session
     this.user = toUser(f.user)
+    this.connId = f.conn ?? null
     this.resumed = Boolean(f.resumed)
     this.setState('connected')
     this.emit('connected', { session: this.session, user: this.user, resumed: this.resumed, reconnect: reconnected })

@@ -8,6 +8,7 @@ export const EVENT_TYPES = Object.freeze([
   'message',
   'presence',
   'typing',
+  'signal',
   'direct',
   'notify',
   'system',

@@ -7,13 +7,15 @@
 //   leave{id,room}                         → left{id,room}
 //   send{id,room,kind,text,data,reply_to,cid} → ack{id,room,msg_id,offset,ts,dup}
 //   typing{room,on}                          (no reply; an error comes without id)
+//   signal{room,key,data}                    (no reply; an error comes without id)
+//   presence_set{room,state}                 (no reply; an error comes without id)
 //   presence{id,room}                      → presence{id,room,members}
 //   history{id,room,before|after,limit}    → history{id,room,msgs,more}
 //   rooms{id}                              → rooms{id,rooms}
 //   direct{id,to,text,data}                → ack{id,ts}
 //   ping{id}                               → pong{id,server_time}
 //   refresh{id,token}                      → refreshed{id,exp}
-//                                          ← message, batch, presence_diff, typing, direct,
+//                                          ← message, batch, presence_diff, typing, signal, direct,
 //                                            notify, system, room_closed (pushed, no id)
 //                                          ← error{id?,code,message}
 
@@ -43,6 +45,8 @@ export const T = Object.freeze({
   NOTIFY: 'notify',
   SYSTEM: 'system',
   ROOM_CLOSED: 'room_closed',
+  SIGNAL: 'signal',
+  PRESENCE_SET: 'presence_set',
 })
 
 /** parseFrame decodes one inbound text frame; null when it is not a frame. */
@@ -68,11 +72,21 @@ export function toUsers(list) {
   return Array.isArray(list) ? list.map(toUser) : []
 }
 
-/** toMember converts a member; conns is present in presence replies only. */
+/**
+ * toMember converts a member; conns is present in presence replies only,
+ * and states (connection → presence state) when a connection of the user
+ * set one.
+ */
 export function toMember(m) {
   const out = toUser(m)
   if (typeof m?.conns === 'number') out.conns = m.conns
+  if (m?.states && typeof m.states === 'object') out.states = { ...m.states }
   return out
+}
+
+/** toStates converts the states of joined and presence_diff: [{user, conn, state}], state null once cleared. */
+export function toStates(list) {
+  return Array.isArray(list) ? list.map((s) => ({ user: toUser(s.user), conn: s.conn ?? '', state: s.state ?? null })) : []
 }
 
 export function toMembers(list) {

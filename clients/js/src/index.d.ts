@@ -11,6 +11,19 @@ export interface User {
 /** A user in a room; `conns` (presence replies only) counts that user's connections in the room. */
 export interface Member extends User {
   conns?: number
+  /** Presence replies: the presence states the user's connections set, by connection (absent when none). */
+  states?: Record<string, PresenceState>
+}
+
+/** A connection's presence state in a room: a small JSON object. */
+export type PresenceState = { [key: string]: unknown }
+
+/** One connection's presence state; state null once cleared or the connection left. */
+export interface ConnState {
+  user: User
+  /** The connection, as its client's connId names it. */
+  conn: string
+  state: PresenceState | null
 }
 
 /** A point in a room's stream: the last offset seen in an epoch. */
@@ -97,6 +110,8 @@ export interface Joined {
   members: Member[]
   /** Recent history or recovered messages, oldest first; not delivered as events. */
   messages: RoomMessage[]
+  /** The presence states of the room's connections when it was joined. */
+  states: ConnState[]
 }
 
 export interface OutgoingMessage {
@@ -169,6 +184,17 @@ export interface PresenceEventDetail {
   joins: User[]
   /** Users whose last connection left. */
   leaves: User[]
+  /** Connections whose presence state changed (absent when none did). */
+  states?: ConnState[]
+}
+
+/** A signal of another connection in a joined room; under load only the latest of each connection and key arrives. */
+export interface SignalEventDetail {
+  room: string
+  user: User
+  conn: string
+  key: string
+  data: unknown
 }
 
 export interface TypingEventDetail {
@@ -269,6 +295,7 @@ export interface TroupeEventMap {
   message: CustomEvent<MessageEventDetail>
   presence: CustomEvent<PresenceEventDetail>
   typing: CustomEvent<TypingEventDetail>
+  signal: CustomEvent<SignalEventDetail>
   direct: CustomEvent<DirectEventDetail>
   notify: CustomEvent<NotifyEventDetail>
   system: CustomEvent<SystemEventDetail>
@@ -297,6 +324,8 @@ export declare class TroupeClient extends EventTarget {
   readonly user: User | null
   /** The session id the server last gave (at first options.session, or null). */
   readonly session: string | null
+  /** The current connection as signals and presence states name it to others; null while not connected. */
+  readonly connId: string | null
 
   /** Opens the first connection: hello → welcome. Rejects when it fails (state back to 'idle'). */
   connect(): Promise<Welcome>
@@ -307,6 +336,10 @@ export declare class TroupeClient extends EventTarget {
   leave(room: string): Promise<void>
   send(room: string, message: OutgoingMessage): Promise<Ack>
   typing(room: string, on?: boolean): Promise<void>
+  /** Sends an ephemeral signal (key: ^[A-Za-z0-9_.:-]{1,32}$) to the room's other connections; never stored or acknowledged. */
+  signal(room: string, key: string, data?: unknown): Promise<void>
+  /** Sets (null: clears) this connection's presence state in a joined room; set again by the client after every rejoin. */
+  setPresence(room: string, state: PresenceState | null): Promise<void>
   presence(room: string): Promise<Member[]>
   history(room: string, query?: HistoryQuery): Promise<HistoryPage>
   rooms(): Promise<RoomInfo[]>

@@ -1,7 +1,7 @@
 // Pushed frames (no id) become events.
 
 import { ServerError } from './errors.js'
-import { T, toUser, toUsers } from './frames.js'
+import { T, toStates, toUser, toUsers } from './frames.js'
 import { pushMessages } from './rooms.js'
 
 /** handlePush turns a frame the server pushed on conn into events. */
@@ -14,8 +14,14 @@ export function handlePush(core, conn, f) {
     case T.BATCH:
       pushMessages(core, conn, f.room, Array.isArray(f.msgs) ? f.msgs : [])
       return
-    case T.PRESENCE_DIFF:
-      core.emit('presence', { room: f.room, joins: toUsers(f.joins), leaves: toUsers(f.leaves) })
+    case T.PRESENCE_DIFF: {
+      const ev = { room: f.room, joins: toUsers(f.joins), leaves: toUsers(f.leaves) }
+      if (Array.isArray(f.states) && f.states.length > 0) ev.states = toStates(f.states)
+      core.emit('presence', ev)
+      return
+    }
+    case T.SIGNAL:
+      core.emit('signal', { room: f.room, user: toUser(f.user), conn: f.conn ?? '', key: f.key, data: f.data ?? null })
       return
     case T.TYPING:
       core.emit('typing', { room: f.room, user: toUser(f.user), on: Boolean(f.on) })

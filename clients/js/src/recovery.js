@@ -84,5 +84,13 @@ function rejoined(core, conn, name, f) {
     }
     return 'aborted'
   }
-  return applyRejoin(core, r, f) ? 'recovered' : 'gap'
+  const recovered = applyRejoin(core, r, f)
+  if (r.state != null) {
+    try {
+      conn.write({ type: T.PRESENCE_SET, room: name, state: r.state })
+    } catch {
+      // The connection is going; the next rejoin sets the state again.
+    }
+  }
+  return recovered ? 'recovered' : 'gap'
 }

@@ -16,6 +16,7 @@ export class RoomStream {
     this.own = new Set() // our acked offsets above last
     this.ready = true // joined on the current connection
     this.held = [] // pushes that came before the rejoin's reply
+    this.state = null // the presence state set here, sent again on rejoin
   }
 
   /** advance records that every offset up to off is done, then skips our own messages that follow. */
