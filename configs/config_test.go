@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"io/fs"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -203,6 +204,12 @@ func TestValidateRules(t *testing.T) {
 		{"rate limit zero disables", func(c *Config) { c.RateLimit = 0 }, ""},
 		{"negative rate limit", func(c *Config) { c.RateLimit = -0.5 }, "--rate-limit"},
 		{"zero burst", func(c *Config) { c.RateBurst = 0 }, "--rate-burst"},
+		{"signal rate zero disables", func(c *Config) { c.SignalRate = 0 }, ""},
+		{"negative signal rate", func(c *Config) { c.SignalRate = -1 }, "--signal-rate"},
+		{"infinite signal rate", func(c *Config) { c.SignalRate = math.Inf(1) }, "--signal-rate"},
+		{"zero signal burst", func(c *Config) { c.SignalBurst = 0 }, "--signal-burst"},
+		{"zero signal bytes", func(c *Config) { c.SignalMaxBytes = 0 }, "--signal-max-bytes"},
+		{"zero presence state bytes", func(c *Config) { c.PresenceStateMaxBytes = 0 }, "--presence-state-max-bytes"},
 		{"zero outbox", func(c *Config) { c.OutboxSize = 0 }, "--outbox-size"},
 		{"zero rooms per conn", func(c *Config) { c.MaxRoomsPerConn = 0 }, "--max-rooms-per-conn"},
 		{"zero max members", func(c *Config) { c.MaxMembers = 0 }, "--max-members"},
