@@ -29,6 +29,8 @@ func decodeSeeds() []struct{ name, payload string } {
 		{"send", `{"type":"send","id":4,"room":"general","kind":"text","text":"hi","data":null,"reply_to":"m_1","cid":"c-8f2"}`},
 		{"send-data", `{"type":"send","id":4,"room":"general","kind":"image","data":{"url":"https://x/y.png","size":12,"tags":["a",1.5e3,true,null]}}`},
 		{"typing", `{"type":"typing","room":"general","on":true}`},
+		{"signal", `{"type":"signal","room":"general","key":"cursor","data":{"x":120,"y":48}}`},
+		{"presence-set", `{"type":"presence_set","id":5,"room":"general","state":{"color":"#e33","editing":true}}`},
 		{"presence", `{"type":"presence","id":5,"room":"general"}`},
 		{"history", `{"type":"history","id":6,"room":"general","before":58,"limit":50}`},
 		{"rooms", `{"type":"rooms","id":7}`},
@@ -105,24 +107,25 @@ func checkDecode(t *testing.T, payload []byte) {
 			t.Fatalf("%s = %q, encoding/json says %q", key, got, want)
 		}
 	}
-	data := func(got []byte) {
-		raw, ok := m["data"]
+	rawField := func(key string, got []byte) {
+		raw, ok := m[key]
 		if !ok || string(raw) == "null" {
 			if got != nil {
-				t.Fatalf("data = %s, want nil", got)
+				t.Fatalf("%s = %s, want nil", key, got)
 			}
 			return
 		}
 		if !json.Valid(got) || !utf8.Valid(got) {
-			t.Fatalf("data %q is not valid JSON", got)
+			t.Fatalf("%s %q is not valid JSON", key, got)
 		}
 		if utf8.Valid(raw) {
 			var want bytes.Buffer
 			if err := json.Compact(&want, raw); err != nil || !bytes.Equal(got, want.Bytes()) {
-				t.Fatalf("data = %s, want %s", got, want.Bytes())
+				t.Fatalf("%s = %s, want %s", key, got, want.Bytes())
 			}
 		}
 	}
+	data := func(got []byte) { rawField("data", got) }
 	switch c := got.(type) {
 	case actors.Hello:
 		str("token", c.Token)
@@ -149,6 +152,19 @@ func checkDecode(t *testing.T, payload []byte) {
 		}
 	case actors.Typing:
 		str("room", c.Room)
+	case actors.Signal:
+		str("room", c.Room)
+		str("key", c.Key)
+		data(c.Data)
+		if !ValidRoom(c.Room) || !ValidSignalKey(c.Key) || len(c.Data) > DefaultMaxSignalBytes {
+			t.Fatalf("bad signal %#v", c)
+		}
+	case actors.PresenceSet:
+		str("room", c.Room)
+		rawField("state", c.State)
+		if !ValidRoom(c.Room) || len(c.State) > DefaultMaxStateBytes || (c.State != nil && c.State[0] != '{') {
+			t.Fatalf("bad presence_set %#v", c)
+		}
 	case actors.PresenceQuery:
 		str("room", c.Room)
 	case actors.HistoryQuery:
