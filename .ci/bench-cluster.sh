@@ -32,6 +32,8 @@ set -euo pipefail
 shopt -s inherit_errexit
 
 cd "$(dirname "$0")/.."
+# shellcheck source=.ci/lib-pg.sh
+. .ci/lib-pg.sh
 
 DURATION=${DURATION:-10s}
 SETTLE=${SETTLE:-5s}
@@ -59,10 +61,6 @@ pids=()
 pg_dir=""
 ok=0
 
-as_pg() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-
 stop_nodes() {
   local pid i
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -78,9 +76,7 @@ cleanup() {
   local status=$?
   trap - EXIT INT TERM
   stop_nodes
-  if [ -n "$pg_dir" ]; then
-    as_pg pg_ctl stop -D "$pg_dir/data" -m immediate -w >/dev/null 2>&1 || true
-  fi
+  [ -z "$pg_dir" ] || pg_stop "$pg_dir"
   if [ -n "$RESULTS" ]; then
     mkdir -p "$RESULTS"
     cp "$tmp"/*.log "$tmp"/*.json "$pg_dir/server.log" "$RESULTS"/ 2>/dev/null || true
@@ -98,20 +94,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# free_port HOST: a TCP port nothing answers on at HOST right now.
-free_port() {
-  local p
-  for _ in $(seq 200); do
-    p=$((20000 + RANDOM % 30000))
-    if ! (exec 3<>"/dev/tcp/$1/$p") 2>/dev/null; then
-      echo "$p"
-      return
-    fi
-  done
-  echo "bench-cluster: no free port on $1" >&2
-  return 1
-}
-
 # The connections of 100 × 100 (10,000 in the load tool) stay well under it.
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 echo "bench-cluster: open files limit $(ulimit -n)"
@@ -126,15 +108,7 @@ fi
 
 echo "bench-cluster: starting PostgreSQL"
 pg_dir=$tmp/pg
-mkdir -p "$pg_dir"
-[ "$(id -u)" != 0 ] || chown postgres: "$pg_dir"
-chmod 700 "$pg_dir"
-as_pg initdb -D "$pg_dir/data" -U postgres --auth=trust --no-locale -E UTF8 --no-sync >"$tmp/initdb.log" 2>&1 ||
-  { cat "$tmp/initdb.log" >&2; exit 1; }
-pg_port=$(free_port 127.0.0.1)
-as_pg taskset -c "$SERVER_CPU" pg_ctl start -D "$pg_dir/data" -l "$pg_dir/server.log" -w -t 120 \
-  -o "-p $pg_port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$pg_dir -c fsync=on -c max_connections=200" >/dev/null ||
-  { cat "$pg_dir/server.log" >&2; exit 1; }
+pg_start "$pg_dir" taskset -c "$SERVER_CPU" || exit 1
 db_n=0
 
 # new_store: a fresh database; sets store to its URL.

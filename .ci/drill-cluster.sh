@@ -15,6 +15,8 @@ set -euo pipefail
 shopt -s inherit_errexit
 
 cd "$(dirname "$0")/.."
+# shellcheck source=.ci/lib-pg.sh
+. .ci/lib-pg.sh
 
 KIND=${1:-node-kill}
 case "$KIND" in node-kill | node-pause) ;; *) echo "usage: $0 [node-kill|node-pause]" >&2; exit 2 ;; esac
@@ -31,14 +33,12 @@ chmod 711 "$tmp"
 pids=()
 pg_dir=$tmp/pg
 
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-
 cleanup() {
   local status=$? pid
   trap - EXIT INT TERM
   for pid in "${pids[@]}"; do kill -CONT "$pid" 2>/dev/null || true; kill -KILL "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  as_pg pg_ctl stop -D "$pg_dir/data" -m immediate -w >/dev/null 2>&1 || true
+  pg_stop "$pg_dir"
   if [ "$status" != 0 ] && [ "$status" != 1 ]; then
     for f in "$tmp"/node*.log; do [ -s "$f" ] && { echo "--- last lines of $(basename "$f")" >&2; tail -n 20 "$f" >&2; }; done
   fi
@@ -48,17 +48,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# free_port HOST: a TCP port nothing answers on at HOST right now.
-free_port() {
-  local p
-  for _ in $(seq 200); do
-    p=$((20000 + RANDOM % 30000))
-    if ! (exec 3<>"/dev/tcp/$1/$p") 2>/dev/null; then echo "$p"; return; fi
-  done
-  echo "drill-cluster: no free port on $1" >&2
-  return 1
-}
-
 bin=${TROUPE_BIN:-}
 if [ -z "$bin" ]; then
   echo "drill-cluster: building troupe"
@@ -67,15 +56,7 @@ if [ -z "$bin" ]; then
 fi
 
 echo "drill-cluster: starting PostgreSQL"
-mkdir -p "$pg_dir"
-[ "$(id -u)" != 0 ] || chown postgres: "$pg_dir"
-chmod 700 "$pg_dir"
-as_pg initdb -D "$pg_dir/data" -U postgres --auth=trust --no-locale -E UTF8 --no-sync >"$tmp/initdb.log" 2>&1 ||
-  { cat "$tmp/initdb.log" >&2; exit 2; }
-pg_port=$(free_port 127.0.0.1)
-as_pg pg_ctl start -D "$pg_dir/data" -l "$pg_dir/server.log" -w -t 120 \
-  -o "-p $pg_port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$pg_dir" >/dev/null ||
-  { cat "$pg_dir/server.log" >&2; exit 2; }
+pg_start "$pg_dir" || exit 2
 psql -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -qAtc "CREATE DATABASE drill" >/dev/null
 store="postgres://postgres@127.0.0.1:$pg_port/drill?sslmode=disable"
 
