@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/troupe-chat/troupe/persistence/faults"
 )
 
 // stateIn returns conn's state in a list of state changes, and whether it
@@ -89,5 +91,37 @@ func TestNetPresenceLastStateWins(t *testing.T) {
 	}
 	if _, changed := netPresence("r", nil); changed {
 		t.Fatal("an empty run changed presence")
+	}
+}
+
+// TestLoadingRoomDropsSignalsPastItsBound: a room that is reloading (its
+// store stalled after a crash) holds what its members send up to its
+// pending bound; past it a signal is dropped (counted) and a presence_set
+// answered unavailable, and what it held is handled once it has loaded.
+func TestLoadingRoomDropsSignalsPastItsBound(t *testing.T) {
+	k := newKit(t, func(c *Config) { c.MaxPendingPerRoom = 2 })
+	ann, bob := k.member("ann"), k.member("bob")
+	ann.join("r")
+	bob.join("r")
+	hit := k.store.Inject(faults.Stall)
+	if !k.eng.CrashRoom("r") {
+		t.Fatal("no room to crash")
+	}
+	<-hit // the restarted room's load waits for the store
+	for i := range 3 {
+		ann.post(Signal{Room: "r", Key: "cursor", Data: []byte{byte('1' + i)}})
+	}
+	ann.post(PresenceSet{ID: 5, Room: "r", State: []byte(`{"c":1}`)})
+	if e := skipTo[ErrorFrame](ann); e.ID != 5 || e.Code != CodeUnavailable {
+		t.Fatalf("ann's error = %+v, want unavailable for the presence_set", e)
+	}
+	if n := testCounter(k.metrics.Drops.WithLabelValues("ephemeral")); n != 1 {
+		t.Fatalf("ephemeral drops = %v, want 1", n)
+	}
+	k.store.Heal()
+	for want := range 2 {
+		if s := skipTo[SignalPush](bob); string(s.Data) != string(rune('1'+want)) {
+			t.Fatalf("bob's signal %d = %s", want, s.Data)
+		}
 	}
 }

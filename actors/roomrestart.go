@@ -120,6 +120,12 @@ func answerUnavailable(e *env, room string, msg any, text string) bool {
 		e.sendTo(m.Peer, ErrorFrame{ID: m.ID, Code: CodeUnavailable, Message: text})
 	case *drainNow:
 		close(m.Done)
+	case *presenceSetIn:
+		e.sendTo(m.Peer, ErrorFrame{ID: m.ID, Code: CodeUnavailable, Message: text})
+	case *signalIn:
+		// Ephemeral: a room too busy to hold it drops it (the next one
+		// supersedes it anyway).
+		e.metrics.Drops.WithLabelValues("ephemeral").Inc()
 	default:
 		return false
 	}
