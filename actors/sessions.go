@@ -3,6 +3,8 @@ package actors
 import (
 	"context"
 	"errors"
+	"hash/fnv"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -21,12 +23,13 @@ import (
 // renews while the connection lasts (attachedLease), so the clients of a
 // node that dies resume their sessions, and stay the same users, on the
 // others: a send they retry there is then recognised by its user and cid.
-// Store calls run on the actor's own lane and never block it; a failed save
-// is logged (the session still works on this node).
+// Store calls run on the actor's own lanes (sessionLanes of them, a session
+// always on the same one, so its saves and deletes stay in order) and never
+// block it; a failed save is logged (the session still works on this node).
 type sessionsActor struct {
 	env      *env
 	self     *actor.PID
-	lane     *storeLane
+	lanes    []*storeLane // a session's store calls run on lanes[laneOf(id)]
 	sessions map[string]*sessionRecord
 	byConn   map[string]string // attached connection actor id → session id
 	attached map[string]int    // user id → sessions with a connection (the per-user limit)
@@ -60,6 +63,11 @@ type sessionsSweep struct{}
 // and a cluster node renews the leases of its attached sessions.
 const sessionsSweepInterval = time.Minute
 
+// sessionLanes is how many store lanes the sessions actor spreads its store
+// calls over: a reconnect storm on a cluster node loads and saves a session
+// per client, and one lane would make them wait for each other's round trips.
+const sessionLanes = 8
+
 // attachedLeaseSlack is how far past the grace period a cluster node leases
 // an attached session's record; it renews the lease at a sweep once less than
 // the grace period and two sweeps remain, so a session whose node died can be
@@ -87,7 +95,10 @@ func (s *sessionsActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		s.self = ctx.Self()
-		s.lane = newStoreLane(nil)
+		s.lanes = make([]*storeLane, sessionLanes)
+		for i := range s.lanes {
+			s.lanes[i] = newStoreLane(nil)
+		}
 		s.env.clock.AfterFunc(sessionsSweepInterval, func() { s.env.root.Send(s.self, &sessionsSweep{}) })
 	case *actor.Stopped, *actor.Restarting:
 		s.closeLane()
@@ -98,8 +109,7 @@ func (s *sessionsActor) Receive(ctx actor.Context) {
 	case *sessionsSweep:
 		s.sweep()
 	case *flushSessions:
-		done := m.Done
-		s.lane.Do(func() { close(done) })
+		s.flush(m.Done)
 	case *detachSession:
 		id := m.Session
 		if id == "" {
@@ -122,26 +132,47 @@ func (s *sessionsActor) Receive(ctx actor.Context) {
 		if rec, ok := s.sessions[m.id]; ok && rec.conn == nil && rec.seq == m.seq {
 			delete(s.sessions, m.id)
 			s.env.metrics.SessionsActive.Dec()
-			s.storeCall("delete session", func(ctx context.Context, store persistence.Store) error {
+			s.storeCall(m.id, "delete session", func(ctx context.Context, store persistence.Store) error {
 				return store.DeleteSession(ctx, m.id)
 			})
 		}
 	}
 }
 
-// closeLane lets the lane finish its queued calls and stop; Shutdown waits
-// for it among the engine's workers.
+// closeLane lets the lanes finish their queued calls and stop; Shutdown
+// waits for them among the engine's workers.
 func (s *sessionsActor) closeLane() {
-	lane := s.lane
-	lane.close()
-	s.env.workers.Go(lane.wait)
+	for _, lane := range s.lanes {
+		lane.close()
+		s.env.workers.Go(lane.wait)
+	}
 }
 
-// storeCall runs call on the actor's lane, bounded by the store timeout,
-// logging a failure.
-func (s *sessionsActor) storeCall(what string, call func(context.Context, persistence.Store) error) {
+// laneFor returns the lane of the session id's store calls.
+func (s *sessionsActor) laneFor(id string) *storeLane {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(id))
+	return s.lanes[h.Sum32()%uint32(len(s.lanes))]
+}
+
+// flush closes done once every store call queued so far on any lane is done.
+func (s *sessionsActor) flush(done chan<- struct{}) {
+	var left atomic.Int32
+	left.Store(int32(len(s.lanes)))
+	for _, lane := range s.lanes {
+		lane.Do(func() {
+			if left.Add(-1) == 0 {
+				close(done)
+			}
+		})
+	}
+}
+
+// storeCall runs call on the lane of session id, bounded by the store
+// timeout, logging a failure.
+func (s *sessionsActor) storeCall(id, what string, call func(context.Context, persistence.Store) error) {
 	store, timeout, log := s.env.store, s.env.cfg.StoreTimeout, s.env.log
-	s.lane.Do(func() {
+	s.laneFor(id).Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		if err := call(ctx, store); err != nil {
@@ -154,7 +185,7 @@ func (s *sessionsActor) storeCall(what string, call func(context.Context, persis
 // attached with the end of its lease.
 func (s *sessionsActor) save(id string, rec *sessionRecord) {
 	r := s.record(id, rec)
-	s.storeCall("save session", func(ctx context.Context, store persistence.Store) error {
+	s.storeCall(id, "save session", func(ctx context.Context, store persistence.Store) error {
 		return store.SaveSession(ctx, r)
 	})
 }
@@ -180,7 +211,7 @@ func (s *sessionsActor) opened(ctx actor.Context, rec *sessionRecord, m *session
 	}
 	r := s.record(m.Session, rec)
 	store, timeout, log, root := s.env.store, s.env.cfg.StoreTimeout, s.env.log, s.env.root
-	s.lane.Do(func() {
+	s.laneFor(m.Session).Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		if err := store.SaveSession(ctx, r); err != nil {
@@ -208,7 +239,7 @@ func (s *sessionsActor) renewLeases() {
 func (s *sessionsActor) sweep() {
 	s.renewLeases()
 	now := s.env.clock.Now()
-	s.storeCall("sweep sessions", func(ctx context.Context, store persistence.Store) error {
+	s.storeCall("", "sweep sessions", func(ctx context.Context, store persistence.Store) error {
 		_, err := store.DeleteExpiredSessions(ctx, now, 1000)
 		return err
 	})
@@ -220,7 +251,7 @@ func (s *sessionsActor) sweep() {
 // comes back as a sessionLoaded.
 func (s *sessionsActor) load(m *openSession) {
 	store, timeout, root, self := s.env.store, s.env.cfg.StoreTimeout, s.env.root, s.self
-	s.lane.Do(func() {
+	s.laneFor(m.Requested).Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		rec, err := store.LoadSession(ctx, m.Requested)
