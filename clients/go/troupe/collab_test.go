@@ -71,8 +71,16 @@ func TestSignalsAndPresenceStates(t *testing.T) {
 		t.Fatalf("carol's joined states = %+v", j.States)
 	}
 
-	// Ann's connection is killed: her state goes with it, and her client
-	// sets it again on the new connection once it has rejoined.
+	// Bob sets a state too; ann sees it.
+	bobConn := await(t, bobRec, "bob connected", func(troupe.ConnectedEvent) bool { return true }).Conn
+	if err := bob.SetPresence(ctx, "sketch", json.RawMessage(`{"color":"gold"}`)); err != nil {
+		t.Fatal(err)
+	}
+	await(t, annRec, "bob's state", hasState(bobConn, `{"color":"gold"}`))
+
+	// Ann's connection is killed: her state goes with it, her client sets
+	// it again on the new connection once it has rejoined, and her
+	// recovery starts her view of the states over with bob's.
 	killConns(t, srv, ann)
 	await(t, bobRec, "ann's state cleared", hasState(annConn, "")) // nil: cleared
 	next := await(t, annRec, "ann reconnected", func(e troupe.ConnectedEvent) bool { return e.Reconnect }).Conn
@@ -80,4 +88,11 @@ func TestSignalsAndPresenceStates(t *testing.T) {
 		t.Fatalf("the new connection has the old one's name %q", next)
 	}
 	await(t, bobRec, "ann's state again", hasState(next, `{"color":"teal"}`))
+	rec := await(t, annRec, "ann's recovery", func(troupe.RecoveryEvent) bool { return true })
+	if len(rec.States) != 1 || rec.States[0].Conn != bobConn || string(rec.States[0].State) != `{"color":"gold"}` {
+		t.Fatalf("ann's recovery states = %+v, want bob's only", rec.States)
+	}
+	if len(rec.Members) != 3 {
+		t.Fatalf("ann's recovery members = %+v, want ann, bob and carol", rec.Members)
+	}
 }

@@ -137,6 +137,12 @@ type RecoveryEvent struct {
 	From         uint64 // the last offset delivered before the reconnect
 	To           uint64 // the room's offset when it was joined again
 	Replayed     int    // message events that follow
+	// Members and States are the room's users and its connections'
+	// presence states as the rejoin found them: presence changes during
+	// the disconnect were missed, so a view of the room's presence starts
+	// over from these.
+	Members []Member
+	States  []ConnState
 }
 
 // RejoinFailedEvent says a room could not be joined again after a reconnect;

@@ -30,7 +30,7 @@ func (c *Client) rejoinedLocked(r *room, f *inFrame) (recovered bool, err error)
 	recovered = f.Recovered && !changed
 	c.enqueueLocked(RecoveryEvent{
 		Room: r.name, Epoch: f.Epoch, Recovered: recovered, EpochChanged: changed,
-		From: from, To: f.Offset, Replayed: replay,
+		From: from, To: f.Offset, Replayed: replay, Members: f.Members, States: connStates(f.States),
 	})
 	for _, m := range msgs {
 		if err := c.deliverLocked(r, m, true); err != nil {

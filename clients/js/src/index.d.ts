@@ -270,6 +270,8 @@ export interface RecoveryEventDetail {
   to: number
   /** How many `message` events follow. */
   replayed: number
+  /** The rejoin's presence states (absent when none): presence changes during the disconnect were missed, so start over from these. */
+  states?: ConnState[]
 }
 
 /** Every room was rejoined after a reconnect: `rooms` came back (those in `gaps` without full recovery); `failed` did not. */

@@ -4,7 +4,7 @@
 // never pushes those to the sending connection) and recovery after a
 // reconnect.
 
-import { T, toMessage, toMessages } from './frames.js'
+import { T, toMessage, toMessages, toStates } from './frames.js'
 
 /** RoomStream is one joined room. Owned by the client's Core. */
 export class RoomStream {
@@ -115,7 +115,11 @@ export function applyRejoin(core, r, f) {
     if (off > r.last && (i === 0 || off !== msgs[i - 1].offset) && !r.own.has(off)) replayed++
   }
   const recovered = Boolean(f.recovered) && !epochChanged
-  core.emit('recovery', { room: r.name, epoch: f.epoch, recovered, epochChanged, from, to: f.offset, replayed })
+  const ev = { room: r.name, epoch: f.epoch, recovered, epochChanged, from, to: f.offset, replayed }
+  // Presence changes during the disconnect were missed: the rejoin's
+  // presence states (absent when none) are where a view of them starts over.
+  if (Array.isArray(f.states) && f.states.length > 0) ev.states = toStates(f.states)
+  core.emit('recovery', ev)
   for (const m of msgs) deliver(core, r, m, true)
   const held = r.held
   r.held = []

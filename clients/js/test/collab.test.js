@@ -4,6 +4,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 
 import { connectClient } from '../test-support/clients.js'
+import { faultySocket } from '../test-support/faults.js'
 import { startServer } from '../test-support/server.js'
 
 describe('collaboration', () => {
@@ -33,7 +34,8 @@ describe('collaboration', () => {
 
   test('presence states: diffs, presence, joined, and set again after a reconnect', async (t) => {
     const srv = await startServer(t, '--presence-interval', '20ms')
-    const { client: alice, rec: aliceEv } = await connectClient(t, srv.url, { name: 'alice' })
+    const { WebSocket, ctl } = faultySocket()
+    const { client: alice, rec: aliceEv } = await connectClient(t, srv.url, { name: 'alice', WebSocket })
     const { client: bob, rec: bobEv } = await connectClient(t, srv.url, { name: 'bob' })
     await alice.join('doc')
     await bob.join('doc')
@@ -48,11 +50,21 @@ describe('collaboration', () => {
     const joined = await carol.join('doc')
     assert.deepEqual(joined.states, [{ user: alice.user, conn: first, state: { color: 'teal', editing: true } }])
 
-    // Every connection is killed: alice's state goes with hers, and her
-    // client sets it again on its new connection after the rejoin.
+    await bob.setPresence('doc', { color: 'gold' })
+    await aliceEv.next('presence', (d) => d.states?.some((s) => s.conn === bob.connId))
+
+    // Every connection is killed; alice's reconnect waits at the gate until
+    // bob is back and has set his state again. Alice's state went with her
+    // connection, her client sets it again after the rejoin, and her
+    // recovery starts her view of the states over with bob's new one.
+    ctl.closeGate()
     await srv.killConns(3)
-    await aliceEv.next('recovered')
     await bobEv.next('recovered')
+    await bob.presence('doc') // bob's room handled his frames up to here, his presence_set included
+    ctl.openGate()
+    const recovery = await aliceEv.next('recovery')
+    assert.deepEqual(recovery.states, [{ user: bob.user, conn: bob.connId, state: { color: 'gold' } }])
+    await aliceEv.next('recovered')
     assert.notEqual(alice.connId, first)
     await alice.presence('doc') // alice's room handled her frames up to here, the presence_set included
     const again = (await bob.presence('doc')).find((m) => m.id === alice.user.id)
