@@ -52,7 +52,12 @@ func (c *Client) attempts(ctx context.Context, req request) (_ *inFrame, sent in
 			return nil, sent, err
 		}
 		switch {
-		case errors.Is(err, ErrDisconnected), errors.Is(err, ErrRequestTimeout):
+		case errors.Is(err, ErrDisconnected):
+			c.log.Debug("retrying on the next connection", "request", req.what, "err", err)
+			if err := c.awaitReplaced(ctx, cn); err != nil {
+				return nil, sent, err
+			}
+		case errors.Is(err, ErrRequestTimeout):
 			c.log.Debug("retrying", "request", req.what, "err", err)
 		case retryableCode(ErrorCode(err)):
 			c.log.Debug("retrying after backoff", "request", req.what, "err", err)
@@ -62,6 +67,26 @@ func (c *Client) attempts(ctx context.Context, req request) (_ *inFrame, sent in
 			retries++
 		default:
 			return nil, sent, err
+		}
+	}
+}
+
+// awaitReplaced waits until cn is no longer the client's current connection:
+// it ended and the client noticed. A request whose connection went away is
+// sent again only then, so many of them never spin on a connection that is
+// going away (starving the goroutine that would replace it).
+func (c *Client) awaitReplaced(ctx context.Context, cn *conn) error {
+	for {
+		c.mu.Lock()
+		cur, ch, closed := c.cur, c.changed, c.closedErr
+		c.mu.Unlock()
+		if cur != cn || closed != nil {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for a connection: %w", ctx.Err())
 		}
 	}
 }
