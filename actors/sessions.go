@@ -203,9 +203,16 @@ func (s *sessionsActor) record(id string, rec *sessionRecord) persistence.Sessio
 
 // opened tells the connection its session is open. On a cluster node the
 // session's record is saved first, so that once the client has a session
-// any node can resume it.
+// any node can resume it; a node cut off from the cluster (it refuses sends
+// anyway) welcomes at once and saves in the background, rather than hold the
+// hello for the store's timeout.
 func (s *sessionsActor) opened(ctx actor.Context, rec *sessionRecord, m *sessionOpened, conn *actor.PID) {
 	if s.env.cluster == nil {
+		ctx.Send(conn, m)
+		return
+	}
+	if !s.env.cluster.Healthy() {
+		s.save(m.Session, rec)
 		ctx.Send(conn, m)
 		return
 	}
