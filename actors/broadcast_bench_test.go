@@ -42,9 +42,32 @@ func (p *countingPeer) LastActive() time.Time               { return time.Now() 
 // encode once) — to 1,000 members' outboxes. It reports deliveries/s.
 func BenchmarkRoomBroadcast1000(b *testing.B) {
 	const members = 1000
+	peers, handles := benchRoom(b, members, nil)
+	last := peers[members]
+	b.ResetTimer()
+	sent := 0
+	for b.Loop() {
+		sent++
+		last.target.Store(last.frames.Load() + 1)
+		handles[0].Post(actors.Send{ID: int64(10 + sent), Room: "bench", Kind: "text", Text: "hello", CID: strconv.Itoa(sent)})
+		<-last.done
+	}
+	b.ReportMetric(float64(sent*members)/b.Elapsed().Seconds(), "deliveries/s")
+}
+
+// benchRoom starts an engine (anonymous, no rate limit, a memory store;
+// tweak may change more) and connects members+1 counting peers that join the
+// room "bench" in turn: peers[0] first, the one that sends. The last to join
+// hears of nobody joining after it, and a room sends each frame to its
+// members in join order: when the last member has a frame, all have.
+func benchRoom(b *testing.B, members int, tweak func(*actors.Config)) ([]*countingPeer, []*actors.ConnHandle) {
+	b.Helper()
 	cfg := actors.DefaultConfig()
 	cfg.Anonymous = true
 	cfg.RateLimit = 0
+	if tweak != nil {
+		tweak(&cfg)
+	}
 	eng, err := actors.New(cfg, actors.Deps{
 		Store: persistence.NewMemory(), Encoder: wire.Encoder{}, Metrics: metrics.New(registry.New()),
 	})
@@ -52,11 +75,6 @@ func BenchmarkRoomBroadcast1000(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = eng.Shutdown(b.Context()) })
-
-	// peers[0] publishes and joins first; the others are the members. The
-	// last to join hears of nobody joining after it, and a room sends each
-	// message to its members in join order: when the last member has a
-	// message, all have.
 	peers := make([]*countingPeer, members+1)
 	handles := make([]*actors.ConnHandle, members+1)
 	for i := range peers {
@@ -71,14 +89,5 @@ func BenchmarkRoomBroadcast1000(b *testing.B) {
 		h.Post(actors.Join{ID: 2, Room: "bench", History: -1})
 		<-peers[i].done
 	}
-	last := peers[members]
-	b.ResetTimer()
-	sent := 0
-	for b.Loop() {
-		sent++
-		last.target.Store(last.frames.Load() + 1)
-		handles[0].Post(actors.Send{ID: int64(10 + sent), Room: "bench", Kind: "text", Text: "hello", CID: strconv.Itoa(sent)})
-		<-last.done
-	}
-	b.ReportMetric(float64(sent*members)/b.Elapsed().Seconds(), "deliveries/s")
+	return peers, handles
 }

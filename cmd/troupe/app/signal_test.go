@@ -2,11 +2,8 @@ package app_test
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -181,17 +178,7 @@ func TestSignalFloodCoalescedMessagesExactlyOnce(t *testing.T) {
 	addr := a.Addr.String()
 	const room, flood, every = "canvas", 20_000, 400 // a message after every 400 signals: 50 messages
 
-	d := &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
-		var serr error
-		err := c.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-		return errors.Join(err, serr)
-	}}
-	slow := rawUpgradeWith(t, d, addr, "troupe.v1")
-	slow.helloOverRaw(t)
-	slow.writeText(t, fmt.Sprintf(`{"type":"join","id":8,"room":%q}`, room))
-	if op, p := slow.readFrame(t); op != 0x1 || !strings.Contains(string(p), `"joined"`) {
-		t.Fatalf("slow join: %q", p)
-	}
+	slow := joinedNonReader(t, addr, room)
 	// From here on the slow member reads nothing until the flood is over.
 	reader := mustDial(t, addr)
 	reader.hello("reader")

@@ -92,17 +92,7 @@ func TestTypingFloodIsDroppedNotFatal(t *testing.T) {
 	room := strings.Repeat("t", 64)
 	const flood = 40_000
 
-	d := &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
-		var serr error
-		err := c.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-		return errors.Join(err, serr)
-	}}
-	quiet := rawUpgradeWith(t, d, addr, "troupe.v1")
-	quiet.helloOverRaw(t)
-	quiet.writeText(t, fmt.Sprintf(`{"type":"join","id":8,"room":%q}`, room))
-	if op, p := quiet.readFrame(t); op != 0x1 || !strings.Contains(string(p), `"joined"`) {
-		t.Fatalf("quiet join: %q", p)
-	}
+	quiet := joinedNonReader(t, addr, room)
 	// From here on the quiet member reads nothing until the flood is over.
 
 	typist := mustDial(t, addr)
@@ -148,4 +138,23 @@ func TestTypingFloodIsDroppedNotFatal(t *testing.T) {
 		t.Fatalf("quiet member got all %d typing frames; none was dropped", typing)
 	}
 	t.Logf("quiet member received %d of %d typing frames", typing, flood)
+}
+
+// joinedNonReader joins room over a raw connection whose receive buffer is
+// 4 KiB, for a member that then reads nothing: what the server sends it soon
+// backs up in the server's outbox rather than in the kernel.
+func joinedNonReader(t *testing.T, addr, room string) *handshake {
+	t.Helper()
+	d := &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		return errors.Join(err, serr)
+	}}
+	h := rawUpgradeWith(t, d, addr, "troupe.v1")
+	h.helloOverRaw(t)
+	h.writeText(t, fmt.Sprintf(`{"type":"join","id":8,"room":%q}`, room))
+	if op, p := h.readFrame(t); op != 0x1 || !strings.Contains(string(p), `"joined"`) {
+		t.Fatalf("join of a member that will not read: %q", p)
+	}
+	return h
 }
