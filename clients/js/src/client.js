@@ -3,6 +3,7 @@
 // lifecycle live in Core (core.js).
 
 import { Core } from './core.js'
+import { docSnapshot, docSync, docUpdate } from './doc.js'
 import { T, historyFrame, joinFrame, sendFrame, toMembers, toMessages, toStates } from './frames.js'
 import { normalizeOptions } from './options.js'
 import { joinedHook } from './rooms.js'
@@ -223,6 +224,41 @@ export class TroupeClient extends EventTarget {
       retry: false,
     })
     return { exp: f.exp ?? null }
+  }
+
+  /**
+   * docUpdate appends an update (bytes, a Uint8Array: a CRDT update the
+   * server does not read) to a joined room's document and resolves with
+   * the ack, like send: it is retried with the same cid until acked, also
+   * across reconnects. The room's members get it as a `doc` event.
+   */
+  docUpdate(room, bytes, options = {}) {
+    return docUpdate(this.#core, room, bytes, options)
+  }
+
+  /**
+   * docSync reads a joined room's document from offset `after` (default 0:
+   * all of it) on, paging until the server has no more. It resolves with
+   * {room, snapshot, updates, offset, gap}: the latest snapshot past
+   * `after` ({offset, ts, data}, or null), the updates after it in
+   * ascending offsets ({room, id, offset, ts, from, data}), the offset now
+   * reached, and whether it had to read from 0 because updates past
+   * `after` were trimmed. Updates arriving meanwhile as `doc` events may
+   * repeat some of these; CRDT updates apply idempotently.
+   */
+  docSync(room, options = {}) {
+    return docSync(this.#core, room, options)
+  }
+
+  /**
+   * docSnapshot uploads a snapshot (bytes) of a joined room's document that
+   * covers every update with offset ≤ offset, so that retention may trim
+   * them and joiners load it instead. It resolves with {room, offset,
+   * stored}; stored is false when the room holds a snapshot at offset or
+   * later already (offset is then that one's).
+   */
+  docSnapshot(room, offset, bytes, options = {}) {
+    return docSnapshot(this.#core, room, offset, bytes, options)
   }
 
   /** position returns where a joined room's stream is ({epoch, offset}: the last offset delivered), or null. */

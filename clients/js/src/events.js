@@ -6,6 +6,7 @@
 /** The event types a TroupeClient dispatches. */
 export const EVENT_TYPES = Object.freeze([
   'message',
+  'doc',
   'presence',
   'typing',
   'signal',

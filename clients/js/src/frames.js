@@ -15,6 +15,9 @@
 //   direct{id,to,text,data}                → ack{id,ts}
 //   ping{id}                               → pong{id,server_time}
 //   refresh{id,token}                      → refreshed{id,exp}
+//   doc_update{id,room,data,cid}           → ack{id,room,msg_id,offset,ts,dup}
+//   doc_sync{id,room,after,limit}          → doc_sync{id,room,snapshot,updates,offset,more,gap}
+//   doc_snapshot{id,room,offset,data}      → doc_snapshot{id,room,offset,stored}
 //                                          ← message, batch, presence_diff, typing, signal, direct,
 //                                            notify, system, room_closed (pushed, no id)
 //                                          ← error{id?,code,message}
@@ -47,6 +50,9 @@ export const T = Object.freeze({
   ROOM_CLOSED: 'room_closed',
   SIGNAL: 'signal',
   PRESENCE_SET: 'presence_set',
+  DOC_UPDATE: 'doc_update',
+  DOC_SYNC: 'doc_sync',
+  DOC_SNAPSHOT: 'doc_snapshot',
 })
 
 /** parseFrame decodes one inbound text frame; null when it is not a frame. */

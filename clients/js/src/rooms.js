@@ -4,6 +4,7 @@
 // never pushes those to the sending connection) and recovery after a
 // reconnect.
 
+import { DOC_KIND, toDocUpdate } from './doc.js'
 import { T, toMessage, toMessages, toStates } from './frames.js'
 
 /** RoomStream is one joined room. Owned by the client's Core. */
@@ -48,11 +49,15 @@ export class RoomStream {
   }
 }
 
-/** deliver emits message m of room r unless it was delivered already. */
+/**
+ * deliver emits message m of room r unless it was delivered already: a
+ * document update (kind doc) as a `doc` event, anything else as a `message`.
+ */
 export function deliver(core, r, m, replayed) {
   if (!r.isNew(m.offset)) return
   r.advance(m.offset)
-  core.emit('message', { ...m, epoch: r.epoch, replayed })
+  if (m.kind === DOC_KIND) core.emit('doc', { ...toDocUpdate(r.name, m), epoch: r.epoch, replayed })
+  else core.emit('message', { ...m, epoch: r.epoch, replayed })
 }
 
 /** pushMessages handles a message or batch push of a room. */
