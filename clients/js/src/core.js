@@ -30,7 +30,7 @@ import { EventQueue } from './events.js'
 import { T, toUser } from './frames.js'
 import { handlePush } from './push.js'
 import { reconnect } from './reconnect.js'
-import { recoverRooms } from './recovery.js'
+import { recoverRooms, sendRejoins } from './recovery.js'
 import { delay } from './util.js'
 
 export class Core {
@@ -133,7 +133,11 @@ export class Core {
       if (this.opts.name) hello.name = this.opts.name
       if (this.session) hello.session = this.session
       let welcome = null
-      const f = await conn.request(hello, { hook: (w) => (welcome = this.install(conn, w, reconnected, gen)) })
+      let rejoins = null
+      const answered = conn.request(hello, { hook: (w) => (welcome = this.install(conn, w, reconnected, gen, rejoins)) })
+      // A reconnect pipelines its rooms' joins behind the hello: one round trip.
+      if (reconnected) rejoins = sendRejoins(this, conn)
+      const f = await answered
       if (f.type !== T.WELCOME) throw new TroupeError(`hello answered with ${f.type}`)
       // Installed, the connection is the reconnect loop's to watch, even if
       // it ended already.
@@ -150,10 +154,11 @@ export class Core {
 
   /**
    * install makes a welcomed connection the current one; it runs before the
-   * next frame is read. It returns what connect() resolves with, or null
+   * next frame is read. rejoins are the joins a reconnect sent behind its
+   * hello (recovery.js sendRejoins). It returns what connect() resolves with, or null
    * when the client closed meanwhile.
    */
-  install(conn, f, reconnected, gen) {
+  install(conn, f, reconnected, gen, rejoins) {
     if (f.type !== T.WELCOME || this.closedErr) return null
     conn.tokenGen = gen
     conn.reconnected = reconnected
@@ -166,7 +171,7 @@ export class Core {
     this.setState('connected')
     this.emit('connected', { session: this.session, user: this.user, resumed: this.resumed, reconnect: reconnected })
     this.changed()
-    if (reconnected) recoverRooms(this, conn).catch((err) => conn.abort(err))
+    if (reconnected) recoverRooms(this, conn, rejoins ?? undefined).catch((err) => conn.abort(err))
     return { session: this.session, user: this.user, resumed: this.resumed }
   }
 

@@ -7,12 +7,15 @@
  * ctl.dropOut(type) swallows outgoing frames of that type until
  * dropOut(null); ctl.dropIn(type) swallows the next incoming frame of that
  * type; ctl.gate (after ctl.closeGate()) holds every socket after the first
- * until ctl.allow(n) or ctl.openGate().
+ * until ctl.allow(n) or ctl.openGate(); ctl.frames taps the frames of every
+ * socket, in the order the client wrote and read them, as {dial, dir
+ * ('out' or 'in'), type}.
  */
 export function faultySocket() {
   const Real = globalThis.WebSocket
   const ctl = {
     dials: 0,
+    frames: [],
     droppedOut: 0,
     droppedIn: 0,
     outType: null,
@@ -55,11 +58,13 @@ export function faultySocket() {
 
   class FaultWebSocket extends EventTarget {
     #ws = null
+    #dial = 0
     #state = 0 // readyState while no real socket exists
 
     constructor(url, protocols) {
       super()
-      ctl.dials++
+      const dial = ++ctl.dials
+      this.#dial = dial
       const start = () => {
         if (this.#state === 3) return // closed while held
         const ws = new Real(url, protocols)
@@ -68,6 +73,7 @@ export function faultySocket() {
         ws.addEventListener('error', () => this.dispatchEvent(new Event('error')))
         ws.addEventListener('close', (ev) => this.#closed(ev.code, ev.reason, ev.wasClean))
         ws.addEventListener('message', (ev) => {
+          if (typeof ev.data === 'string') ctl.frames.push({ dial, dir: 'in', type: typeOf(ev.data) })
           if (ctl.inType && typeof ev.data === 'string' && typeOf(ev.data) === ctl.inType) {
             ctl.inType = null
             ctl.droppedIn++
@@ -77,7 +83,7 @@ export function faultySocket() {
           this.dispatchEvent(new MessageEvent('message', { data: ev.data }))
         })
       }
-      if (ctl.dials > 1 && ctl.gated) {
+      if (dial > 1 && ctl.gated) {
         ctl.held.push(start)
         release() // a permit may be waiting
       } else {
@@ -94,6 +100,7 @@ export function faultySocket() {
     }
 
     send(text) {
+      ctl.frames.push({ dial: this.#dial, dir: 'out', type: typeOf(text) })
       if (ctl.outType && typeOf(text) === ctl.outType) {
         ctl.droppedOut++
         ctl.onDrop?.(text)

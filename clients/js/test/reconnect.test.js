@@ -3,12 +3,34 @@
 // room moves on, and refusals at the connection limit.
 
 import assert from 'node:assert/strict'
+import { createHmac } from 'node:crypto'
 import { describe, test } from 'node:test'
 
-import { CloseError, TimeoutError, TroupeClient } from '../src/index.js'
+import { CloseError, ServerError, TimeoutError, TroupeClient } from '../src/index.js'
 import { FAST_RECONNECT, connectClient, offsets, record, seq } from '../test-support/clients.js'
 import { faultySocket } from '../test-support/faults.js'
 import { startServer } from '../test-support/server.js'
+
+/** hs256 mints a JWT signed with secret. */
+function hs256(secret, claims) {
+  const b64 = (v) => Buffer.from(JSON.stringify(v)).toString('base64url')
+  const body = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}`
+  return `${body}.${createHmac('sha256', secret).update(body).digest('base64url')}`
+}
+
+/** dialFrames returns the frames of one socket as 'out:type' and 'in:type', in the order the client wrote and read them. */
+function dialFrames(ctl, dial) {
+  return ctl.frames.filter((f) => f.dial === dial).map((f) => `${f.dir}:${f.type}`)
+}
+
+/** pipelined asserts that dial wrote its hello, then a join per room, before it read anything (the welcome first). */
+function assertPipelined(ctl, dial, rooms) {
+  const frames = dialFrames(ctl, dial)
+  const firstIn = frames.findIndex((f) => f.startsWith('in:'))
+  assert.ok(firstIn > 0, `dial ${dial} read a frame: ${frames.join(' ')}`)
+  assert.deepEqual(frames.slice(0, firstIn), ['out:hello', ...rooms.map(() => 'out:join')], `dial ${dial} sent hello and every join before the first reply: ${frames.join(' ')}`)
+  return frames.slice(firstIn)
+}
 
 describe('reconnect and recovery', () => {
   test('send is exactly-once across killed connections: every offset arrives once, in order, without a gap', async (t) => {
@@ -180,5 +202,91 @@ describe('reconnect and recovery', () => {
     assert.deepEqual(await rec.next('recovered'), { rooms: ['r'], gaps: [], failed: [] })
     const ack = await alice.send('r', { text: 'back' })
     assert.equal(ack.offset, 1)
+  })
+
+  test('a reconnect pipelines its joins behind the hello: one round trip, every missed message recovered once', async (t) => {
+    const srv = await startServer(t)
+    const rooms = ['p0', 'p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7']
+    const { client: alice } = await connectClient(t, srv.url, { name: 'alice' })
+    const { WebSocket, ctl } = faultySocket()
+    const { client: bob, rec: bobEv } = await connectClient(t, srv.url, { name: 'bob', WebSocket })
+    for (const room of rooms) {
+      await bob.join(room)
+      await alice.join(room)
+      await alice.send(room, { text: `${room}-1` })
+    }
+    for (const room of rooms) await bobEv.untilMessages(room, 1)
+    assert.deepEqual(dialFrames(ctl, 1).slice(0, 3), ['out:hello', 'in:welcome', 'out:join'], 'the first connect waits for its welcome')
+
+    ctl.closeGate()
+    await srv.killConns(2)
+    await bobEv.next('state', (s) => s.state === 'reconnecting')
+    for (const room of rooms) for (let i = 2; i <= 4; i++) await alice.send(room, { text: `${room}-${i}` })
+    ctl.openGate()
+
+    const summary = await bobEv.next('recovered')
+    assert.deepEqual(summary, { rooms, gaps: [], failed: [] })
+    const replies = assertPipelined(ctl, 2, rooms)
+    assert.equal(replies[0], 'in:welcome', 'the welcome is the first reply')
+    assert.equal(replies.filter((f) => f === 'in:joined').length, rooms.length, 'one joined per room, no join sent again')
+    assert.equal(dialFrames(ctl, 2).filter((f) => f === 'out:join').length, rooms.length)
+    assert.equal((await bobEv.next('connected', (c) => c.reconnect)).resumed, true)
+    for (const room of rooms) {
+      const got = await bobEv.untilMessages(room, 4)
+      assert.deepEqual(offsets(got), seq(1, 4), `${room}: every offset once, in order`)
+      assert.deepEqual(got.map((m) => m.text), seq(1, 4).map((i) => `${room}-${i}`))
+      assert.deepEqual(got.map((m) => m.replayed), [false, true, true, true])
+    }
+    assert.equal(ctl.dials, 2)
+  })
+
+  test('a pipelined reconnect whose hello fails: its joins fail with it, the next attempt rejoins and recovers', async (t) => {
+    const secret = 'pipeline-secret'
+    const srv = await startServer(t, '--jwt-secret', secret, '--max-conns-per-user', '1')
+    const rooms = ['q0', 'q1', 'q2']
+    const { client: alice } = await connectClient(t, srv.url, { token: hs256(secret, { sub: 'alice' }) })
+    const { WebSocket, ctl } = faultySocket()
+    const token = hs256(secret, { sub: 'bob' })
+    const { client: bob, rec: bobEv } = await connectClient(t, srv.url, { token, WebSocket })
+    for (const room of rooms) {
+      await bob.join(room)
+      await alice.join(room)
+    }
+
+    ctl.closeGate()
+    await srv.killConns(2)
+    await bobEv.next('state', (s) => s.state === 'reconnecting' && s.attempt === 1)
+    for (const room of rooms) await alice.send(room, { text: `${room}-1` })
+    // Bob's only connection slot is taken while his reconnect waits.
+    let occupant = null
+    while (!occupant) {
+      const c = new TroupeClient({ url: srv.url, token })
+      try {
+        await c.connect()
+        occupant = c
+      } catch (err) {
+        assert.ok(err instanceof ServerError && err.code === 'limit_exceeded', `occupant: ${err}`)
+      }
+    }
+    t.after(() => occupant.close())
+    ctl.allow(1)
+    const refused = await bobEv.next('state', (s) => s.state === 'reconnecting' && s.attempt === 2)
+    assert.ok(refused.error instanceof ServerError && refused.error.code === 'limit_exceeded', `attempt 1 failed with ${refused.error}`)
+    const replies = assertPipelined(ctl, 2, rooms)
+    assert.equal(replies[0], 'in:error', 'the hello was refused')
+    assert.ok(!replies.includes('in:joined'), `no join was answered: ${replies.join(' ')}`)
+    assert.equal(bobEv.of('recovery').length, 0)
+    assert.equal(bobEv.of('rejoin_failed').length, 0, 'the failed hello cost no room')
+
+    occupant.close()
+    ctl.openGate()
+    assert.deepEqual(await bobEv.next('recovered'), { rooms, gaps: [], failed: [] })
+    const last = ctl.dials
+    assert.equal(assertPipelined(ctl, last, rooms)[0], 'in:welcome')
+    for (const room of rooms) {
+      const got = await bobEv.untilMessages(room, 1)
+      assert.deepEqual(got.map((m) => [m.offset, m.text, m.replayed]), [[1, `${room}-1`, true]], `${room} recovered once`)
+    }
+    assert.deepEqual(bob.joinedRooms(), rooms)
   })
 })
