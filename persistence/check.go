@@ -56,3 +56,15 @@ func ReadLimit(limit int) int64 {
 	}
 	return l
 }
+
+// CheckSnapshot rejects a snapshot SaveSnapshot must refuse for a room whose
+// last offset is last, with an error wrapping ErrInvalidSnapshot.
+func CheckSnapshot(last uint64, s Snapshot) error {
+	if len(s.Data) == 0 {
+		return fmt.Errorf("%w: no data", ErrInvalidSnapshot)
+	}
+	if s.Offset == 0 || s.Offset > last {
+		return fmt.Errorf("%w: offset %d outside the stream's 1..%d", ErrInvalidSnapshot, s.Offset, last)
+	}
+	return nil
+}

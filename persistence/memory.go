@@ -12,7 +12,9 @@ import (
 // MemoryRetention is how many messages Memory keeps per room: when a room's
 // stream grows beyond it, the oldest messages are dropped and Read no longer
 // returns them. Offsets are unaffected; LastOffset keeps counting. Trim can
-// drop more.
+// drop more. Like Trim, the cap never drops a document update (KindDoc) that
+// the room's snapshot does not cover, nor anything after it: a room of
+// document updates without snapshots grows beyond the cap.
 const MemoryRetention = 10_000
 
 // Memory is a Store that keeps everything in process memory; nothing survives
@@ -41,6 +43,7 @@ type memRoom struct {
 	last  uint64
 	cfg   RoomConfig
 	msgs  []Message // retained messages, consecutive ascending offsets ending at last
+	snap  *Snapshot // the document snapshot, nil when none
 }
 
 var _ Store = (*Memory)(nil)
@@ -121,7 +124,7 @@ func (m *Memory) Append(ctx context.Context, room string, c Claim, msgs []Messag
 		msg.Data = normData(msg.Data)
 		r.msgs = append(r.msgs, msg)
 	}
-	if n := len(r.msgs) - MemoryRetention; n > 0 {
+	if n := r.droppable(max(len(r.msgs)-MemoryRetention, 0)); n > 0 {
 		clear(r.msgs[:n]) // let the dropped messages be collected
 		r.msgs = r.msgs[n:]
 	}
@@ -142,6 +145,9 @@ func (m *Memory) Read(ctx context.Context, room string, q ReadQuery) (ReadResult
 	var msgs []Message
 	if r := m.rooms[room]; r != nil {
 		msgs = r.msgs
+	}
+	if q.Kind != "" {
+		return readKind(msgs, q), nil
 	}
 	// msgs holds consecutive ascending offsets; find the page as an index range.
 	var lo, hi int // page is msgs[lo:hi]

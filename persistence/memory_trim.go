@@ -23,6 +23,7 @@ func (m *Memory) Trim(ctx context.Context, room string, req TrimRequest) (int, e
 	for n < len(r.msgs) && n < req.Limit && req.Matches(r.msgs[n]) {
 		n++
 	}
+	n = r.droppable(n)
 	clear(r.msgs[:n]) // let the trimmed messages be collected
 	r.msgs = r.msgs[n:]
 	return n, nil

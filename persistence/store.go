@@ -72,6 +72,9 @@ type ReadQuery struct {
 	After  uint64 // exclusive lower bound: offsets > After, the oldest Limit of them
 	Before uint64 // exclusive upper bound: offsets < Before, the newest Limit of them
 	Limit  int    // at most this many messages; must be > 0
+	// Kind, when not "", selects only messages of that kind: the page holds
+	// at most Limit of them, and More tells whether more of them exist.
+	Kind string
 }
 
 // ReadResult is one page of a room's stream.
@@ -109,6 +112,7 @@ type RoomInfo struct {
 type Store interface {
 	SessionStore
 	LeaseStore
+	DocStore
 
 	// OpenRoom returns the room's stored state, creating the room with a fresh
 	// epoch (and Created set) when it does not exist. It claims the room for

@@ -125,7 +125,7 @@ func (s *Store) ListRooms(ctx context.Context) ([]persistence.RoomInfo, error) {
 
 // DeleteRoom implements persistence.Store. In one transaction it deletes the
 // room's row, which waits for an append in flight to commit, then the
-// room's messages, the append's among them (in READ COMMITTED each
+// room's messages, the append's among them, and its snapshot (in READ COMMITTED each
 // statement sees what committed before it began).
 func (s *Store) DeleteRoom(ctx context.Context, room string) error {
 	if err := s.check(); err != nil {
@@ -152,6 +152,9 @@ func (s *Store) deleteRoom(ctx context.Context, room string) error {
 		return persistence.ErrNoSuchRoom
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM messages WHERE room = $1`, room); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM doc_snapshots WHERE room = $1`, room); err != nil {
 		return err
 	}
 	return tx.Commit(ctx)

@@ -86,11 +86,26 @@ CREATE TABLE leases (
 );
 `
 
+// schemaV4 adds shared documents: one snapshot per room (of the room's
+// epoch when it was stored; reads join the room's current epoch), and a
+// partial index of the document updates (kind 'doc'), which document reads
+// and Trim's snapshot bound go through without scanning chat messages.
+const schemaV4 = `
+CREATE TABLE doc_snapshots (
+	room     text COLLATE "C" NOT NULL PRIMARY KEY,
+	epoch    text   NOT NULL,
+	"offset" bigint NOT NULL CHECK ("offset" > 0),
+	data     bytea  NOT NULL,
+	ts       bigint NOT NULL -- Unix milliseconds
+);
+CREATE INDEX messages_doc ON messages (room, epoch, "offset") WHERE kind = 'doc';
+`
+
 // migrations returns the schema migrations in order; a database with the
 // first n applied is at schema version n. Append only: never edit a
 // migration that has shipped.
 func migrations() []string {
-	return []string{schemaV1, schemaV2, schemaV3}
+	return []string{schemaV1, schemaV2, schemaV3, schemaV4}
 }
 
 // migrate brings the schema up to date in one transaction, under an advisory

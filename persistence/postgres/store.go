@@ -207,7 +207,7 @@ func lostConnection(err error) bool {
 func isContractError(err error) bool {
 	for _, e := range []error{persistence.ErrClosed, persistence.ErrNoSuchRoom, persistence.ErrEpochMismatch,
 		persistence.ErrFenced, persistence.ErrOffsetMismatch, persistence.ErrInvalidQuery,
-		persistence.ErrNoSuchSession, persistence.ErrInvalidTrim, persistence.ErrOwned,
+		persistence.ErrNoSuchSession, persistence.ErrInvalidTrim, persistence.ErrOwned, persistence.ErrInvalidSnapshot,
 		persistence.ErrInvalidLease} {
 		if errors.Is(err, e) {
 			return true

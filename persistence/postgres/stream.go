@@ -69,10 +69,11 @@ func (s *Store) read(ctx context.Context, room string, q persistence.ReadQuery) 
 	var sql string
 	var args []any
 	switch {
+	case q.After >= math.MaxInt64:
+		return persistence.ReadResult{Messages: []persistence.Message{}}, nil // no stored offset is that large
+	case q.Kind != "":
+		sql, args = kindQuery(room, q)
 	case q.After > 0:
-		if q.After >= math.MaxInt64 {
-			return persistence.ReadResult{Messages: []persistence.Message{}}, nil // no stored offset is that large
-		}
 		sql, args = sqlReadAfter, []any{room, int64(q.After), lim}
 	case q.Before > 0:
 		sql, args = sqlReadBefore, []any{room, int64(min(q.Before, math.MaxInt64)), lim}

@@ -17,17 +17,23 @@ const (
 	// sqlTrim deletes, in the room's current epoch, the messages from the
 	// oldest (lo) up to $2 (UpTo), at most $3 (Limit) of them, stopping
 	// before the first message with ts >= $4 (Before in Unix ms; NULL: no
-	// age bound). "offset" - lo < $3 cannot overflow as lo + $3 could.
-	// young is an aggregate, so it has one row even when lo has none.
+	// age bound), and before the first document update the room's snapshot
+	// (snap, 0 without one) does not cover. "offset" - lo < $3 cannot
+	// overflow as lo + $3 could. young and snap are aggregates, so each has
+	// one row even when lo has none.
 	sqlTrim = `WITH cur AS (SELECT epoch FROM rooms WHERE name = $1),
 	lo AS (
 		SELECT m."offset" AS lo FROM messages m JOIN cur ON m.epoch = cur.epoch
 		WHERE m.room = $1 ORDER BY m."offset" ASC LIMIT 1
 	),
+	snap AS (
+		SELECT coalesce(max(s."offset"), 0) AS off FROM doc_snapshots s JOIN cur ON s.epoch = cur.epoch
+		WHERE s.room = $1
+	),
 	young AS (
-		SELECT min(m."offset") AS y FROM messages m JOIN cur ON m.epoch = cur.epoch CROSS JOIN lo
+		SELECT min(m."offset") AS y FROM messages m JOIN cur ON m.epoch = cur.epoch CROSS JOIN lo CROSS JOIN snap
 		WHERE m.room = $1 AND m."offset" >= lo.lo AND m."offset" <= $2 AND m."offset" - lo.lo < $3
-			AND $4::bigint IS NOT NULL AND m.ts >= $4::bigint
+			AND (($4::bigint IS NOT NULL AND m.ts >= $4::bigint) OR (m.kind = 'doc' AND m."offset" > snap.off))
 	)
 	DELETE FROM messages m USING cur, lo, young
 	WHERE m.room = $1 AND m.epoch = cur.epoch AND m."offset" >= lo.lo AND m."offset" <= $2

@@ -204,8 +204,8 @@ func (s *Store) ListRooms(ctx context.Context) ([]persistence.RoomInfo, error) {
 	return out, nil
 }
 
-// DeleteRoom implements persistence.Store. The room's messages and its row go in one
-// transaction.
+// DeleteRoom implements persistence.Store. The room's messages, its
+// snapshot and its row go in one transaction.
 func (s *Store) DeleteRoom(ctx context.Context, room string) error {
 	if err := s.check(); err != nil {
 		return fmt.Errorf("sqlite: delete room %s: %w", room, err)
@@ -224,6 +224,9 @@ func (s *Store) deleteRoom(ctx context.Context, room string) error {
 	}
 	defer func() { _ = tx.Rollback() }()
 	if _, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE room = ?`, room); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM doc_snapshots WHERE room = ?`, room); err != nil {
 		return err
 	}
 	res, err := tx.ExecContext(ctx, `DELETE FROM rooms WHERE name = ?`, room)

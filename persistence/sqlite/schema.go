@@ -74,11 +74,27 @@ CREATE TABLE leases (
 ) WITHOUT ROWID;
 `
 
+// schemaV5 adds shared documents: one snapshot per room (of the room's
+// epoch when it was stored; reads join the room's current epoch), and a
+// partial index of the document updates (kind 'doc'), which document reads
+// and Trim's snapshot bound go through without scanning chat messages. The
+// snapshot table keeps rowids: a snapshot may be tens of KiB.
+const schemaV5 = `
+CREATE TABLE doc_snapshots (
+	room     TEXT    NOT NULL PRIMARY KEY REFERENCES rooms (name),
+	epoch    TEXT    NOT NULL,
+	"offset" INTEGER NOT NULL CHECK ("offset" > 0),
+	data     BLOB    NOT NULL,
+	ts       INTEGER NOT NULL -- Unix milliseconds
+);
+CREATE INDEX messages_doc ON messages (room, "offset") WHERE kind = 'doc';
+`
+
 // migrations returns the schema migrations in order; after applying the
 // first n of them the database's user_version is n. Append only: never edit a
 // migration that has shipped.
 func migrations() []string {
-	return []string{schemaV1, schemaV2, schemaV3, schemaV4}
+	return []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5}
 }
 
 // migrate brings the schema of the database behind w up to date in one

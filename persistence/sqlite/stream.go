@@ -105,17 +105,24 @@ func (s *Store) read(ctx context.Context, room string, q persistence.ReadQuery) 
 	var args []any
 	lim := persistence.ReadLimit(q.Limit)
 	switch {
+	case q.After >= math.MaxInt64:
+		return persistence.ReadResult{Messages: []persistence.Message{}}, nil // no stored offset is that large
+	case q.Kind != "":
 	case q.After > 0:
-		if q.After >= math.MaxInt64 {
-			return persistence.ReadResult{Messages: []persistence.Message{}}, nil // no stored offset is that large
-		}
 		stmt, args = s.stReadAfter, []any{room, int64(q.After), lim}
 	case q.Before > 0:
 		stmt, args = s.stReadBefore, []any{room, int64(min(q.Before, math.MaxInt64)), lim}
 	default:
 		stmt, args = s.stReadLatest, []any{room, lim}
 	}
-	rows, err := stmt.QueryContext(ctx, args...)
+	var rows *sql.Rows
+	var err error
+	if stmt != nil {
+		rows, err = stmt.QueryContext(ctx, args...)
+	} else {
+		query, args := kindQuery(room, q)
+		rows, err = s.r.QueryContext(ctx, query, args...)
+	}
 	if err != nil {
 		return persistence.ReadResult{}, err
 	}

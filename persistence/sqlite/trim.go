@@ -23,8 +23,9 @@ const (
 // Trim implements persistence.Store. In one write transaction on the writer
 // connection it finds the oldest retained offset, bounds the range to trim by
 // the request's UpTo and Limit, shortens it to end before the first message
-// too young for Before, and deletes it: one range delete on the messages'
-// primary key.
+// too young for Before and before the first document update the room's
+// snapshot does not cover, and deletes it: one range delete on the
+// messages' primary key.
 func (s *Store) Trim(ctx context.Context, room string, req persistence.TrimRequest) (int, error) {
 	if err := persistence.CheckTrim(req); err != nil {
 		return 0, fmt.Errorf("sqlite: trim %s: %w", room, err)
@@ -74,6 +75,10 @@ func (s *Store) trim(ctx context.Context, room string, req persistence.TrimReque
 		default:
 			hi = uint64(young - 1)
 		}
+	}
+	hi, ok, err := uncoveredBound(ctx, tx, room, uint64(lo), hi)
+	if err != nil || !ok {
+		return 0, err
 	}
 	res, err := tx.ExecContext(ctx, sqlTrimRange, room, lo, int64(hi))
 	if err != nil {

@@ -692,6 +692,7 @@ func Run(t *testing.T, open func(t *testing.T) persistence.Store) {
 	runTrim(t, open)
 	runSessions(t, open)
 	runLeases(t, open)
+	runDocs(t, open)
 }
 
 // checkClosed reports an error unless err wraps persistence.ErrClosed.
