@@ -1,7 +1,7 @@
 # troupe — common tasks. `make test` is the one command that runs every test.
 GO ?= go
 
-.PHONY: all build run test deps test-go test-js test-browser node-deps test-short fuzz bench bench-cluster bench-peers drill-cluster vet fmt cross
+.PHONY: all build run test deps test-go test-js test-browser node-deps web-vendor test-short fuzz bench bench-cluster bench-peers drill-cluster vet fmt cross
 
 all: build
 
@@ -23,7 +23,7 @@ deps:
 test-go:
 	$(GO) test -race -count=2 -timeout 20m ./...
 
-test-js:
+test-js: node-deps
 	cd clients/js && npm test
 
 test-browser: node-deps
@@ -31,10 +31,19 @@ test-browser: node-deps
 	npm --prefix web/tests test
 	@if [ -f web/admin/tests/package.json ]; then npm --prefix web/admin/tests test; fi
 
-# The browser tests' npm packages (playwright-core), from their lock files.
+# The npm packages of the tests, from their lock files: the JS client's
+# (yjs for its Yjs provider, esbuild for web-vendor) and the browser tests'
+# (playwright-core).
 node-deps:
+	@[ -d clients/js/node_modules ] || npm --prefix clients/js ci --no-audit --no-fund
 	@[ -d web/tests/node_modules ] || npm --prefix web/tests ci --no-audit --no-fund
 	@if [ -f web/admin/tests/package.json ] && [ ! -d web/admin/tests/node_modules ]; then npm --prefix web/admin/tests ci --no-audit --no-fund; fi
+
+# web/static/vendor/yjs.mjs: Yjs and the JS client's Yjs provider in one ES
+# module for the /collab page (clients/js/build/web-vendor.js; the JS
+# client's tests fail while the committed file is not what this makes).
+web-vendor: node-deps
+	cd clients/js && npm run web-vendor
 
 test-short:
 	$(GO) test -count=1 ./...

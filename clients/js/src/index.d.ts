@@ -140,6 +140,65 @@ export interface Ack {
   attempts: number
 }
 
+/** Options of docUpdate. */
+export interface DocUpdateOptions {
+  /** Idempotency key (1–64 bytes); default a fresh random one. */
+  cid?: string
+  /** Stops retrying; the update may have been stored. */
+  signal?: AbortSignal
+}
+
+/** One update of a room's document (a stream message of kind "doc"). */
+export interface DocUpdate {
+  room: string
+  /** The server's message id, e.g. "m_…". */
+  id: string
+  offset: number
+  /** Unix milliseconds. */
+  ts: number
+  from: User
+  /** The CRDT update, as the sender gave it. */
+  data: Uint8Array
+}
+
+/** A snapshot of a room's document: it covers every update with offset ≤ offset. */
+export interface DocSnapshot {
+  offset: number
+  /** Unix milliseconds. */
+  ts: number
+  data: Uint8Array
+}
+
+export interface DocSyncOptions {
+  /** The offset the caller has already (default 0: the whole document). */
+  after?: number
+  /** Updates per page (server default 1000, at most 5000). */
+  limit?: number
+  signal?: AbortSignal
+}
+
+/** A room's document from `after` on: apply snapshot (if any), then updates. */
+export interface DocSyncResult {
+  room: string
+  /** The latest snapshot past `after`, or null. */
+  snapshot: DocSnapshot | null
+  /** The updates after the snapshot (or after `after`), ascending offsets. */
+  updates: DocUpdate[]
+  /** The offset now reached: read on from here. */
+  offset: number
+  /** Updates past `after` were trimmed, so the document was read from 0. */
+  gap: boolean
+}
+
+/** The server's answer to docSnapshot. */
+export interface DocSnapshotResult {
+  room: string
+  /** The snapshot offset the room now holds. */
+  offset: number
+  /** False when it held one at this offset or later already. */
+  stored: boolean
+}
+
 export interface HistoryQuery {
   /** Page backwards from this offset (exclusive); 0 or absent: from the end. */
   before?: number
@@ -173,6 +232,13 @@ export interface Pong {
 // Events: type → detail.
 
 export interface MessageEventDetail extends RoomMessage {
+  epoch: string
+  /** It came from a rejoin's recovery, not a live push. */
+  replayed: boolean
+}
+
+/** An update of a room's document, live or replayed by a rejoin; never a `message` event. */
+export interface DocEventDetail extends DocUpdate {
   epoch: string
   /** It came from a rejoin's recovery, not a live push. */
   replayed: boolean
@@ -268,7 +334,7 @@ export interface RecoveryEventDetail {
   from: number
   /** The room's offset when it was joined again. */
   to: number
-  /** How many `message` events follow. */
+  /** How many `message` and `doc` events follow. */
   replayed: number
   /** The rejoin's presence states (absent when none): presence changes during the disconnect were missed, so start over from these. */
   states?: ConnState[]
@@ -295,6 +361,7 @@ export interface ClosedEventDetail {
 
 export interface TroupeEventMap {
   message: CustomEvent<MessageEventDetail>
+  doc: CustomEvent<DocEventDetail>
   presence: CustomEvent<PresenceEventDetail>
   typing: CustomEvent<TypingEventDetail>
   signal: CustomEvent<SignalEventDetail>
@@ -349,6 +416,12 @@ export declare class TroupeClient extends EventTarget {
   ping(): Promise<Pong>
   /** Refreshes the token now when connected ({exp}, Unix seconds) and uses it in every later hello (null when not connected). */
   setToken(token: string): Promise<{ exp: number | null } | null>
+  /** Appends a CRDT update to a joined room's document; retried with its cid until acked, like send. */
+  docUpdate(room: string, update: Uint8Array, options?: DocUpdateOptions): Promise<Ack>
+  /** Reads a joined room's document from options.after on (the snapshot, then the updates), paging to the end. */
+  docSync(room: string, options?: DocSyncOptions): Promise<DocSyncResult>
+  /** Uploads a snapshot covering every update with offset ≤ offset. */
+  docSnapshot(room: string, offset: number, snapshot: Uint8Array, options?: { signal?: AbortSignal }): Promise<DocSnapshotResult>
   /** Where a joined room's stream is: the last offset delivered; null when not joined. */
   position(room: string): Position | null
   /** Rooms the client tracks and rejoins after reconnects, sorted. */
