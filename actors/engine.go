@@ -145,7 +145,7 @@ func New(cfg Config, deps Deps) (*Engine, error) {
 	n := cfg.HeartbeatShardCount()
 	eng := &Engine{env: e, system: system, stop: make(chan struct{}), sampled: make(chan struct{})}
 	for i := range n {
-		pid, err := system.Root.SpawnNamed(newHeartbeatProps(e), fmt.Sprintf("heartbeat/%d", i))
+		pid, err := system.Root.SpawnNamed(newHeartbeatProps(e, i, n), fmt.Sprintf("heartbeat/%d", i))
 		if err != nil {
 			return nil, fmt.Errorf("actors: spawn heartbeat shard: %w", err)
 		}

@@ -3,15 +3,25 @@ package actors
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/jonboulle/clockwork"
 )
 
 // heartbeatShard is the parent and supervisor of a shard of connection actors.
-// Each tick it stops the welcomed connections that sent nothing within the idle
-// timeout (close 4000) and pings the rest. A connection actor that panics is
-// stopped and its socket closed with 1011; its siblings are untouched.
+// Once per heartbeat interval it stops each welcomed connection that sent
+// nothing within the idle timeout (close 4000) and pings the others. A
+// connection actor that panics is stopped and its socket closed with 1011;
+// its siblings are untouched.
+//
+// The pings are spread over the interval, not sent all at once: the shard's
+// children are dealt round-robin into heartbeatSlots slots, each slot comes
+// due at its own phase of the interval, and the phases of the engine's shards
+// interleave. Pinging every connection in one instant queued thousands of
+// ping frames (and then their pongs) in front of the messages being
+// delivered, a latency spike of hundreds of milliseconds once per interval
+// at 10,000 connections.
 type heartbeatShard struct {
 	env      *env
 	self     *actor.PID
@@ -20,7 +30,15 @@ type heartbeatShard struct {
 	stop     chan struct{}
 	done     chan struct{}
 	closed   bool // closeConns ran: no new connections
+
+	index, shards int                       // this shard's place among the engine's shards
+	slotDue       [heartbeatSlots]time.Time // when each slot is next checked and pinged
+	nextSlot      int                       // the slot the next child joins
 }
+
+// heartbeatSlots is how many parts of a shard's connections are checked and
+// pinged at different times within one heartbeat interval.
+const heartbeatSlots = 16
 
 type shardChild struct {
 	pid      *actor.PID
@@ -28,6 +46,7 @@ type shardChild struct {
 	welcomed bool
 	user     string // set once welcomed
 	closing  bool   // closed by a drain round
+	slot     int    // which of the shard's slots it is pinged with
 }
 
 // closeConns asks a shard to stop taking connections and close up to Max of
@@ -40,9 +59,11 @@ type closeConns struct {
 	Done   chan<- int
 }
 
-func newHeartbeatProps(e *env) *actor.Props {
+// newHeartbeatProps makes shard index of shards: the index sets the phase
+// of its pings within the interval.
+func newHeartbeatProps(e *env, index, shards int) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &heartbeatShard{env: e, children: make(map[string]*shardChild)}
+		return &heartbeatShard{env: e, children: make(map[string]*shardChild), index: index, shards: max(shards, 1)}
 	})
 }
 
@@ -60,7 +81,8 @@ func (h *heartbeatShard) Receive(ctx actor.Context) {
 			return
 		}
 		pid := ctx.SpawnPrefix(newConnProps(h.env, m.Peer, m.Info), "conn/")
-		h.children[pid.Id] = &shardChild{pid: pid, peer: m.Peer}
+		h.children[pid.Id] = &shardChild{pid: pid, peer: m.Peer, slot: h.nextSlot}
+		h.nextSlot = (h.nextSlot + 1) % heartbeatSlots
 		m.Reply <- pid
 	case *connWelcomed:
 		if c, ok := h.children[m.Conn.Id]; ok {
@@ -124,9 +146,28 @@ func (h *heartbeatShard) welcomed() int {
 	return n
 }
 
+// tick checks and pings the children of every slot that has come due (all
+// of them when the clock jumped a whole interval, as a fake clock does).
 func (h *heartbeatShard) tick() {
 	now := h.env.clock.Now()
+	var due [heartbeatSlots]bool
+	anyDue := false
+	for i, at := range h.slotDue {
+		if !at.After(now) {
+			due[i], anyDue = true, true
+			h.slotDue[i] = at.Add(h.env.cfg.HeartbeatInterval)
+			if !h.slotDue[i].After(now) {
+				h.slotDue[i] = now.Add(h.env.cfg.HeartbeatInterval)
+			}
+		}
+	}
+	if !anyDue {
+		return
+	}
 	for _, c := range h.children {
+		if !due[c.slot] {
+			continue
+		}
 		if c.welcomed && now.Sub(c.peer.LastActive()) > h.env.cfg.IdleTimeout {
 			h.env.metrics.HeartbeatTimeouts.Inc()
 			c.peer.Close(CloseIdle, "heartbeat timeout")
@@ -152,8 +193,20 @@ func (h *heartbeatShard) HandleFailure(_ *actor.ActorSystem, supervisor actor.Su
 	supervisor.StopChildren(child)
 }
 
+// startTicker sets the slots' first due times, at this shard's phases within
+// the coming interval, and ticks often enough to serve each slot on time.
 func (h *heartbeatShard) startTicker() {
-	h.ticker = h.env.clock.NewTicker(h.env.cfg.HeartbeatInterval)
+	interval := h.env.cfg.HeartbeatInterval
+	step := interval / time.Duration(heartbeatSlots*h.shards)
+	now := h.env.clock.Now()
+	for i := range h.slotDue {
+		h.slotDue[i] = now.Add(time.Duration(i*h.shards+h.index+1) * step)
+	}
+	period := interval / heartbeatSlots
+	if period <= 0 {
+		period = interval
+	}
+	h.ticker = h.env.clock.NewTicker(period)
 	h.stop = make(chan struct{})
 	h.done = make(chan struct{})
 	root, self, ticker, stop, done := h.env.root, h.self, h.ticker, h.stop, h.done

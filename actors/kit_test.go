@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -143,6 +144,7 @@ type probe struct {
 	closed  int       // close code, 0 while open
 	active  time.Time // when the client last sent anything
 	arrived chan struct{}
+	pings   atomic.Int32 // Ping calls
 }
 
 // connect opens a probe connection (not yet welcomed).
@@ -207,8 +209,8 @@ func (p *probe) Offer(b []byte) bool { return p.Enqueue(b) }
 // coalesced.
 func (p *probe) OfferLatest(_ string, b []byte) bool { return p.Enqueue(b) }
 
-// Ping implements Peer.
-func (p *probe) Ping() {}
+// Ping implements Peer: it counts the pings.
+func (p *probe) Ping() { p.pings.Add(1) }
 
 // Close implements Peer: it records the code and tells the connection actor
 // its socket ended, as the transport does.
