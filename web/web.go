@@ -1,10 +1,11 @@
-// Package web serves troupe's demo chat page: a static page (embedded in the
-// binary with a go:embed directive) that talks to the server through the
-// JavaScript client library.
+// Package web serves troupe's demo pages, the chat and the shared notes:
+// static pages (embedded in the binary with a go:embed directive) that talk
+// to the server through the JavaScript client library.
 //
 // Routes, relative to where Handler is mounted:
 //
 //	GET /              the chat page (static/index.html)
+//	GET /collab        the shared notes page (static/collab.html; Yjs from static/vendor/yjs.mjs)
 //	GET /{file}        the page's own files (static/app.js, static/style.css, …)
 //	GET /js/troupe/…   the JavaScript client's ES modules, from the FS given to Handler
 //
@@ -123,6 +124,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case p == "/":
 		serveFile(w, r, static, "static/index.html")
+	case p == "/collab":
+		serveFile(w, r, static, "static/collab.html")
 	case strings.HasPrefix(p, ClientPrefix):
 		serveFile(w, r, h.client, strings.TrimPrefix(p, ClientPrefix))
 	case p == "/index.html":

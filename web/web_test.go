@@ -48,6 +48,10 @@ func TestServesFilesWithTheirTypes(t *testing.T) {
 		{"/app.js", "text/javascript; charset=utf-8", "from '/js/troupe/index.js'"},
 		{"/style.css", "text/css; charset=utf-8", ":focus-visible"},
 		{"/favicon.svg", "image/svg+xml", "<svg"},
+		{"/collab", "text/html; charset=utf-8", `<script type="module" src="/collab.js">`},
+		{"/collab.js", "text/javascript; charset=utf-8", "from '/vendor/yjs.mjs'"},
+		{"/collab.css", "text/css; charset=utf-8", ".cursor"},
+		{"/vendor/yjs.mjs", "text/javascript; charset=utf-8", "TroupeYjsProvider"},
 		{"/js/troupe/index.js", "text/javascript; charset=utf-8", "export { TroupeClient }"},
 		{"/js/troupe/client.js", "text/javascript; charset=utf-8", "class TroupeClient"},
 		{"/js/troupe/sub/nested.js", "text/javascript; charset=utf-8", "export const x"},
@@ -175,7 +179,10 @@ func TestRevalidation(t *testing.T) {
 // script name is served.
 func TestPageReferencesExist(t *testing.T) {
 	h := web.Handler(clientFS)
-	for _, target := range []string{"/app.js", "/style.css", "/favicon.svg", "/js/troupe/index.js"} {
+	for _, target := range []string{
+		"/app.js", "/style.css", "/favicon.svg", "/js/troupe/index.js",
+		"/collab.js", "/collab.css", "/vendor/yjs.mjs",
+	} {
 		if resp := get(t, h, "GET", target); resp.StatusCode != http.StatusOK {
 			t.Errorf("GET %s: %d", target, resp.StatusCode)
 		}
