@@ -1,7 +1,7 @@
 # troupe — common tasks. `make test` is the one command that runs every test.
 GO ?= go
 
-.PHONY: all build run test deps test-go test-js test-browser node-deps web-vendor test-short fuzz bench bench-cluster bench-peers drill-cluster vet fmt cross
+.PHONY: all build run test deps test-go test-js test-browser node-deps web-vendor test-short fuzz bench bench-cluster bench-peers delivery-costs drill-cluster vet fmt cross
 
 all: build
 
@@ -80,6 +80,12 @@ bench-cluster:
 # lists the servers and settings.
 bench-peers:
 	bash .ci/bench-peers.sh
+
+# What one delivery costs the server at 100 rooms × 100 (syscalls, context
+# switches, CPU and heap allocations per delivery; perf as root):
+# .ci/delivery-costs.sh, STORE=sqlite|memory RATE=500 WINDOW=10.
+delivery-costs:
+	bash .ci/delivery-costs.sh
 
 # The 60-second node-kill drill against three nodes on a throwaway PostgreSQL
 # (.ci/drill-cluster.sh [node-kill|node-pause]; DURATION=, CLIENTS=, ROOMS=).
