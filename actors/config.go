@@ -87,6 +87,11 @@ type Config struct {
 	// one presence_diff; 0 pushes them once the commands already queued are
 	// handled (--presence-interval).
 	PresenceInterval time.Duration `yaml:"presence_interval"`
+	// PresenceIntervalMax is the longest the gathering of presence changes
+	// grows to in a big room: PresenceInterval once more for every
+	// PresenceGatherStep connections in the room, up to this; at or below
+	// PresenceInterval the gathering never grows (--presence-interval-max).
+	PresenceIntervalMax time.Duration `yaml:"presence_interval_max"`
 	// DrainBatch is how many connections each heartbeat shard closes per
 	// drain round at shutdown; 0 closes all at once (--drain-batch).
 	DrainBatch int `yaml:"drain_batch"`
@@ -141,6 +146,7 @@ func DefaultConfig() Config {
 		RoomRestartBackoffMax: 2 * time.Second,
 		RoomIdleTimeout:       30 * time.Second,
 		PresenceInterval:      100 * time.Millisecond,
+		PresenceIntervalMax:   time.Second,
 		DrainBatch:            500,
 		DrainInterval:         100 * time.Millisecond,
 		HistoryDefault:        50,
@@ -225,6 +231,9 @@ func (c Config) Validate() error {
 	}
 	if c.PresenceInterval < 0 {
 		bad("--presence-interval", "must be >= 0, got %v", c.PresenceInterval)
+	}
+	if c.PresenceIntervalMax < 0 {
+		bad("--presence-interval-max", "must be >= 0, got %v", c.PresenceIntervalMax)
 	}
 	if c.RoomRestartBackoff < 0 {
 		bad("--room-restart-backoff", "must be >= 0, got %v", c.RoomRestartBackoff)

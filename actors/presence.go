@@ -1,6 +1,10 @@
 package actors
 
-import "github.com/asynkron/protoactor-go/actor"
+import (
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
 
 // presenceBatch gathers a room's presence changes for --presence-interval
 // (or, at 0, until the room has handled the commands already in its
@@ -54,12 +58,32 @@ func (r *roomActor) queuePresence(ev presenceEvent) {
 	r.presenceDiffs.events = append(r.presenceDiffs.events, ev)
 	if !r.presenceDiffs.queued {
 		r.presenceDiffs.queued = true
-		if d := r.env.cfg.PresenceInterval; d > 0 {
+		if d := r.presenceGather(); d > 0 {
 			r.after(d, &flushPresence{gen: r.gen})
 		} else {
 			r.env.root.Send(r.self, &flushPresence{gen: r.gen})
 		}
 	}
+}
+
+// PresenceGatherStep is how many connections of a room add one more
+// --presence-interval to the time it gathers presence changes (up to
+// --presence-interval-max).
+const PresenceGatherStep = 10
+
+// presenceGather is how long the room gathers presence changes before it
+// pushes them. A change costs one frame per connection in the room, so a
+// big room gathers longer: a storm of joins into a room of 100 then costs
+// each member a diff a second rather than one per join, which is what keeps
+// a connect storm's presence work from growing with the square of the
+// room's size.
+func (r *roomActor) presenceGather() time.Duration {
+	d, most := r.env.cfg.PresenceInterval, r.env.cfg.PresenceIntervalMax
+	if d <= 0 || most <= d {
+		return d
+	}
+	grown := d * time.Duration(1+len(r.shell.members.list)/PresenceGatherStep)
+	return min(grown, most)
 }
 
 // flushPresenceBatch pushes the batched changes.
