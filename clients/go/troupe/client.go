@@ -106,31 +106,64 @@ func (c *Client) connect(ctx context.Context, reconnect bool) (*conn, error) {
 	hello := helloFrame{Type: typeHello, ID: c.newID(), Token: c.token, Name: c.opts.Name, Session: c.session}
 	cn.tokenGen = c.tokenGen
 	c.mu.Unlock()
-	f, err := cn.roundTrip(ctx, hello.ID, hello, nil, c.opts.RequestTimeout)
+	// The welcome is installed on the read loop, before the next frame: the
+	// replies to joins pipelined behind the hello find the connection current.
+	installed := false
+	cn.cork.cork()
+	answer := cn.start(hello.ID, hello, func(f *inFrame) { installed = c.install(cn, f, reconnect) }, c.opts.RequestTimeout)
+	if reconnect {
+		cn.rejoins = c.sendRejoins(cn)
+	}
+	if err := cn.cork.uncork(); err != nil {
+		// The read loop reports how the connection ended, which fails the calls.
+		cn.log.Debug("hello not written", "err", err)
+	}
+	f, err := answer.wait(ctx)
 	if err == nil && f.Type != typeWelcome {
 		err = fmt.Errorf("hello answered with %q", f.Type)
 	}
+	if err == nil && !installed {
+		c.mu.Lock()
+		err = c.closedErr
+		c.mu.Unlock()
+	}
 	if err != nil {
+		c.mu.Lock()
+		cn.abandoned = true
+		if c.cur == cn { // welcomed as the wait gave up
+			c.cur = nil
+			c.notifyLocked()
+		}
+		c.mu.Unlock()
+		for _, sj := range cn.rejoins {
+			sj.drop()
+		}
 		cn.close()
 		return nil, fmt.Errorf("hello: %w", err)
 	}
-	cn.welcomed(f)
+	cn.log.Info("connected", "session", f.Session, "user", f.User.ID, "resumed", f.Resumed)
+	return cn, nil
+}
 
+// install makes cn the current connection with its welcome f; it runs on
+// the read loop. It reports false when f is no welcome or the client
+// closed meanwhile.
+func (c *Client) install(cn *conn, f *inFrame, reconnect bool) bool {
+	if f.Type != typeWelcome {
+		return false
+	}
+	cn.welcomed(f)
 	c.mu.Lock()
-	if c.closedErr != nil {
-		err := c.closedErr
-		c.mu.Unlock()
-		cn.close()
-		return nil, err
+	defer c.mu.Unlock()
+	if c.closedErr != nil || cn.abandoned {
+		return false
 	}
 	c.cur = cn
 	c.session = f.Session
 	c.user = f.User
 	c.enqueueLocked(ConnectedEvent{Session: f.Session, User: f.User, Conn: f.Conn, Resumed: f.Resumed, Reconnect: reconnect})
 	c.notifyLocked()
-	c.mu.Unlock()
-	cn.log.Info("connected", "session", f.Session, "user", f.User.ID, "resumed", f.Resumed)
-	return cn, nil
+	return true
 }
 
 // handshake dials TCP (and TLS) and upgrades to WebSocket with subprotocol
@@ -156,6 +189,8 @@ func (c *Client) handshake(ctx context.Context, cn *conn) (*gws.Conn, error) {
 		}
 		nc = tc
 	}
+	cn.cork = &corkConn{Conn: nc}
+	nc = cn.cork
 	stop := context.AfterFunc(ctx, func() { cn.closeNet(nc) })
 	hdr := c.opts.Header.Clone()
 	if hdr == nil {

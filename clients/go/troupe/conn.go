@@ -25,8 +25,15 @@ type conn struct {
 	tokenGen uint64
 	// reconnected: not the client's first connection. Static.
 	reconnected bool
+	// rejoins are the joins written behind the hello of a reconnect, by
+	// room. Static after connect.
+	rejoins map[string]*sentJoin
+	// abandoned: connect gave up on the hello; never installed after that.
+	// Guarded by the client's mu.
+	abandoned bool
 
 	ws         *gws.Conn     // set once after the handshake, before the read loop starts
+	cork       *corkConn     // static after the handshake: ws's network connection
 	aborted    atomic.Bool   // abort was called: frames still buffered are ignored
 	readWindow atomic.Int64  // read deadline after each frame, in ns (0: none)
 	readMoved  atomic.Int64  // when extendRead last moved the deadline, in ns since born (0: never)
@@ -238,20 +245,61 @@ func (cn *conn) writeFrame(op gws.Opcode, payload []byte) error {
 // most timeout. An error frame comes back as a *ServerError; hook (optional)
 // runs on the read loop with the reply.
 func (cn *conn) roundTrip(ctx context.Context, id int64, frame any, hook func(*inFrame), timeout time.Duration) (*inFrame, error) {
+	return cn.start(id, frame, hook, timeout).wait(ctx)
+}
+
+// pending is a request written on a connection whose reply nobody waited
+// for yet: start writes it, wait (or drop) ends it. A reconnect writes its
+// hello and its rooms' joins this way, one after the other, before it
+// waits for any reply.
+type pending struct {
+	cn       *conn
+	id       int64
+	cl       *call       // nil: the connection had ended (err says why)
+	timer    *time.Timer // started with the write
+	timeout  time.Duration
+	err      error // the write's failure
+	finished bool  // wait or drop ran
+}
+
+// start registers a call for id and writes frame; the timeout runs from now.
+func (cn *conn) start(id int64, frame any, hook func(*inFrame), timeout time.Duration) *pending {
+	p := &pending{cn: cn, id: id, timeout: timeout}
 	cl := &call{reply: make(chan *inFrame, 1), hook: hook}
 	cn.mu.Lock()
 	if cn.calls == nil {
 		cause := cn.cause
 		cn.mu.Unlock()
-		return nil, fmt.Errorf("%w: %w", ErrDisconnected, cause)
+		p.err = fmt.Errorf("%w: %w", ErrDisconnected, cause)
+		return p
 	}
 	cn.calls[id] = cl
 	cn.mu.Unlock()
-	defer cn.take(id)
+	p.cl = cl
+	p.timer = time.NewTimer(timeout)
+	p.err = cn.write(frame)
+	return p
+}
 
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	if err := cn.write(frame); err != nil {
+// drop gives up on the reply without waiting for it.
+func (p *pending) drop() {
+	if p.finished || p.cl == nil {
+		return
+	}
+	p.finished = true
+	p.timer.Stop()
+	p.cn.take(p.id)
+}
+
+// wait waits for the reply of a started request. An error frame comes back
+// as a *ServerError.
+func (p *pending) wait(ctx context.Context) (*inFrame, error) {
+	cn, cl, err := p.cn, p.cl, p.err
+	if cl == nil {
+		return nil, err
+	}
+	defer p.drop()
+	if err != nil {
 		if !errors.Is(err, ErrDisconnected) {
 			return nil, err
 		}
@@ -260,7 +308,7 @@ func (cn *conn) roundTrip(ctx context.Context, id int64, frame any, hook func(*i
 		select {
 		case <-cn.done:
 			return nil, fmt.Errorf("%w: %w", ErrDisconnected, cn.err())
-		case <-timer.C:
+		case <-p.timer.C:
 			cn.abort(err)
 			return nil, err
 		}
@@ -277,8 +325,8 @@ func (cn *conn) roundTrip(ctx context.Context, id int64, frame any, hook func(*i
 		return nil, fmt.Errorf("%w: %w", ErrDisconnected, cn.err())
 	case <-ctx.Done():
 		return nil, ctx.Err()
-	case <-timer.C:
-		return nil, fmt.Errorf("%w after %s", ErrRequestTimeout, timeout)
+	case <-p.timer.C:
+		return nil, fmt.Errorf("%w after %s", ErrRequestTimeout, p.timeout)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"net"
 	"sync"
@@ -141,6 +142,84 @@ type faultDialer struct {
 	gate     chan struct{}          // when not nil, dials after the first wait for a value or close
 	pings    atomic.Int32           // server pings read
 	pinged   chan struct{}          // when not nil, told (without blocking) of each ping
+
+	// holdIn, when above 0, holds the reads of every dial after the first
+	// until that dial wrote this many text frames (at most waitTime): what
+	// a client writes before its first reply is then what it wrote without
+	// waiting for one, however fast the server answers.
+	holdIn atomic.Int32
+
+	tapMu   sync.Mutex
+	tapped  []tapFrame    // guarded by tapMu: every text frame, in the order written and read
+	written chan struct{} // guarded by tapMu: closed and replaced at each frame written
+}
+
+// awaitWritten waits until dial wrote n text frames, at most waitTime.
+func (d *faultDialer) awaitWritten(dial int32, n int) {
+	timeout := time.After(waitTime)
+	for {
+		d.tapMu.Lock()
+		count := 0
+		for _, f := range d.tapped {
+			if f.dial == dial && f.out {
+				count++
+			}
+		}
+		if d.written == nil {
+			d.written = make(chan struct{})
+		}
+		ch := d.written
+		d.tapMu.Unlock()
+		if count >= n {
+			return
+		}
+		select {
+		case <-ch:
+		case <-timeout:
+			return
+		}
+	}
+}
+
+// tapFrame is one text frame a client connection wrote (out) or read.
+type tapFrame struct {
+	dial int32
+	out  bool
+	typ  string
+}
+
+// frames returns the types of dial's text frames as "out:hello",
+// "in:welcome", …, in the order the client wrote and read them.
+func (d *faultDialer) frames(dial int32) []string {
+	d.tapMu.Lock()
+	defer d.tapMu.Unlock()
+	var out []string
+	for _, f := range d.tapped {
+		if f.dial == dial {
+			dir := "in:"
+			if f.out {
+				dir = "out:"
+			}
+			out = append(out, dir+f.typ)
+		}
+	}
+	return out
+}
+
+func (d *faultDialer) tap(dial int32, out bool, payload []byte) {
+	var f struct {
+		Type string `json:"type"`
+	}
+	if json.Unmarshal(payload, &f) != nil {
+		return
+	}
+	d.tapMu.Lock()
+	d.tapped = append(d.tapped, tapFrame{dial: dial, out: out, typ: f.Type})
+	if out && d.written != nil {
+		close(d.written)
+		d.written = nil
+	}
+	d.tapMu.Unlock()
 }
 
 // dropFrames swallows client frames of the given type from now on ("" stops).
@@ -154,7 +233,8 @@ func (d *faultDialer) dropFrames(typ string) {
 }
 
 func (d *faultDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	if d.dials.Add(1) > 1 && d.gate != nil {
+	dial := d.dials.Add(1)
+	if dial > 1 && d.gate != nil {
 		select {
 		case <-d.gate:
 		case <-ctx.Done():
@@ -165,18 +245,25 @@ func (d *faultDialer) DialContext(ctx context.Context, network, addr string) (ne
 	if err != nil {
 		return nil, err
 	}
-	return &faultConn{Conn: nc, d: d}, nil
+	return &faultConn{Conn: nc, d: d, dial: dial}, nil
 }
 
 type faultConn struct {
 	net.Conn
-	d *faultDialer
+	d    *faultDialer
+	dial int32
+	in   []byte // server bytes read past the upgrade, not yet a whole frame; owned by Read
+	open bool   // the upgrade response was read; owned by Read
 }
 
 var errCut = errors.New("connection cut by the test")
 
 func (c *faultConn) Read(p []byte) (int, error) {
+	if hold := c.d.holdIn.Load(); hold > 0 && c.dial > 1 && c.open {
+		c.d.awaitWritten(c.dial, int(hold))
+	}
 	n, err := c.Conn.Read(p)
+	c.tapIn(p[:n])
 	if n > 0 && p[0] == 0x89 { // a server ping starts this read
 		c.d.pings.Add(1)
 		select {
@@ -193,47 +280,106 @@ func (c *faultConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (c *faultConn) Write(p []byte) (int, error) {
-	if pat := c.d.drop.Load(); pat != nil && bytes.Contains(unmask(p), []byte(*pat)) {
-		c.d.droppedN.Add(1)
-		if c.d.dropped != nil {
-			select {
-			case c.d.dropped <- struct{}{}:
-			default:
-			}
+// tapIn records the server's text frames in b (the stream after the
+// upgrade response; uncompressed frames only: the tests that tap negotiate
+// no compression).
+func (c *faultConn) tapIn(b []byte) {
+	c.in = append(c.in, b...)
+	if !c.open {
+		i := bytes.Index(c.in, []byte("\r\n\r\n"))
+		if i < 0 {
+			return
 		}
-		return len(p), nil // swallowed: the server never sees it
+		c.in, c.open = c.in[i+4:], true
 	}
-	return c.Conn.Write(p)
+	for len(c.in) >= 2 {
+		n, i := uint64(c.in[1]&0x7f), 2
+		switch n {
+		case 126:
+			if len(c.in) < 4 {
+				return
+			}
+			n, i = uint64(binary.BigEndian.Uint16(c.in[2:])), 4
+		case 127:
+			if len(c.in) < 10 {
+				return
+			}
+			n, i = binary.BigEndian.Uint64(c.in[2:]), 10
+		}
+		if uint64(len(c.in)) < uint64(i)+n {
+			return
+		}
+		if c.in[0]&0x0f == 1 && c.in[0]&0x40 == 0 { // text, not compressed
+			c.d.tap(c.dial, false, c.in[i:uint64(i)+n])
+		}
+		c.in = c.in[uint64(i)+n:]
+	}
 }
 
-// unmask returns the payload of the single masked client frame in b, or nil.
-func unmask(b []byte) []byte {
+// Write swallows the frames to drop and taps the text frames it lets
+// through; a write may hold several frames (the client corks a reconnect's
+// hello and joins into one).
+func (c *faultConn) Write(p []byte) (int, error) {
+	var out []byte
+	for rest := p; len(rest) > 0; {
+		size, payload := maskedFrame(rest)
+		if size == 0 { // not whole frames (the upgrade request): as it is
+			out = append(out, rest...)
+			break
+		}
+		frame := rest[:size]
+		rest = rest[size:]
+		if pat := c.d.drop.Load(); pat != nil && bytes.Contains(payload, []byte(*pat)) {
+			c.d.droppedN.Add(1)
+			if c.d.dropped != nil {
+				select {
+				case c.d.dropped <- struct{}{}:
+				default:
+				}
+			}
+			continue // swallowed: the server never sees it
+		}
+		if frame[0]&0x0f == 1 {
+			c.d.tap(c.dial, true, payload)
+		}
+		out = append(out, frame...)
+	}
+	if len(out) > 0 {
+		if _, err := c.Conn.Write(out); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+// maskedFrame returns the size and the unmasked payload of the masked
+// client frame that starts b, or 0 when b does not start with a whole one.
+func maskedFrame(b []byte) (int, []byte) {
 	if len(b) < 2 || b[1]&0x80 == 0 {
-		return nil
+		return 0, nil
 	}
 	n, i := uint64(b[1]&0x7f), 2
 	switch n {
 	case 126:
 		if len(b) < 4 {
-			return nil
+			return 0, nil
 		}
 		n, i = uint64(binary.BigEndian.Uint16(b[2:])), 4
 	case 127:
 		if len(b) < 10 {
-			return nil
+			return 0, nil
 		}
 		n, i = binary.BigEndian.Uint64(b[2:]), 10
 	}
 	if uint64(len(b)) < uint64(i)+4+n {
-		return nil
+		return 0, nil
 	}
 	key := b[i : i+4]
 	out := make([]byte, n)
 	for j := range out {
 		out[j] = b[i+4+j] ^ key[j%4]
 	}
-	return out
+	return i + 4 + int(n), out
 }
 
 // killConns crashes one welcomed connection per client with KillConns. A

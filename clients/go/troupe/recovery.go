@@ -60,26 +60,82 @@ const (
 	rejoinFailed                         // the server refused; the room is dropped
 )
 
-// recoverRooms rejoins every room that is not ready on cn, concurrently, and
-// then reports the outcome with a RecoveredEvent (after a reconnect only).
-func (c *Client) recoverRooms(cn *conn) {
-	defer c.wg.Done()
+// sentJoin is a rejoin written right behind a reconnect's hello, before its
+// welcome (the server handles a connection's frames in order), so a
+// reconnect costs one round trip however many rooms the client is in.
+type sentJoin struct {
+	*pending
+	outcome rejoinOutcome // set by the reply's hook on the read loop, before the reply is handed over
+}
+
+// sendRejoins writes a join with since for every room that is not ready,
+// on cn right after its hello. recoverRooms waits for their replies once cn
+// is welcomed; when it is not (the hello failed), connect drops them: the
+// server closes a connection that sends a join after a failed hello, and
+// the next connection rejoins again.
+func (c *Client) sendRejoins(cn *conn) map[string]*sentJoin {
+	sent := make(map[string]*sentJoin)
+	for _, name := range c.notReady() {
+		c.mu.Lock()
+		frame, ok := c.rejoinFrameLocked(name)
+		c.mu.Unlock()
+		if !ok {
+			continue
+		}
+		sj := &sentJoin{}
+		sj.pending = cn.start(frame.ID, frame, func(f *inFrame) { sj.outcome = c.rejoined(cn, name, f) }, c.opts.RequestTimeout)
+		sent[name] = sj
+	}
+	return sent
+}
+
+// notReady returns the rooms not ready on the current connection, sorted.
+func (c *Client) notReady() []string {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	var names []string
 	for name, r := range c.rooms {
 		if !r.ready {
 			names = append(names, name)
 		}
 	}
-	c.mu.Unlock()
+	slices.Sort(names)
+	return names
+}
+
+// rejoinFrameLocked builds the join with since of room name, if tracked.
+func (c *Client) rejoinFrameLocked(name string) (joinFrame, bool) {
+	r := c.rooms[name]
+	if r == nil {
+		return joinFrame{}, false
+	}
+	frame := joinFrame{Type: typeJoin, ID: c.newID(), Room: name, Password: r.password,
+		Since: &Position{Epoch: r.epoch, Offset: r.last}}
+	if c.opts.RejoinHistory > 0 {
+		frame.History = &c.opts.RejoinHistory
+	}
+	return frame, true
+}
+
+// recoverRooms rejoins every room that is not ready on cn, concurrently, and
+// then reports the outcome with a RecoveredEvent (after a reconnect only).
+// The rooms whose joins went behind the hello (cn.rejoins) wait for those.
+func (c *Client) recoverRooms(cn *conn) {
+	defer c.wg.Done()
+	names := c.notReady()
 	if !cn.reconnected {
 		return // the first connection has no rooms to recover
+	}
+	for name := range cn.rejoins {
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
 	}
 	slices.Sort(names)
 	outcomes := make([]rejoinOutcome, len(names))
 	var wg sync.WaitGroup
 	for i, name := range names {
-		wg.Go(func() { outcomes[i] = c.rejoin(cn, name) })
+		wg.Go(func() { outcomes[i] = c.rejoin(cn, name, cn.rejoins[name]) })
 	}
 	wg.Wait()
 
@@ -104,27 +160,31 @@ func (c *Client) recoverRooms(cn *conn) {
 }
 
 // rejoin joins one room again on cn with since, retrying while the server
-// is unavailable.
-func (c *Client) rejoin(cn *conn, name string) rejoinOutcome {
+// is unavailable; first (nil if none) is a join already written behind the
+// hello, waited for before any other is sent.
+func (c *Client) rejoin(cn *conn, name string, first *sentJoin) rejoinOutcome {
 	for retries := 0; ; retries++ {
 		c.mu.Lock()
 		r := c.rooms[name]
-		if r == nil || r.ready || c.cur != cn {
+		sj := first
+		first = nil
+		if sj == nil {
+			if r == nil || r.ready || c.cur != cn {
+				c.mu.Unlock()
+				return rejoinAborted
+			}
+			frame, _ := c.rejoinFrameLocked(name)
+			sj = &sentJoin{}
 			c.mu.Unlock()
-			return rejoinAborted
+			sj.pending = cn.start(frame.ID, frame, func(f *inFrame) { sj.outcome = c.rejoined(cn, name, f) }, c.opts.RequestTimeout)
+		} else {
+			c.mu.Unlock()
 		}
-		frame := joinFrame{Type: typeJoin, ID: c.newID(), Room: name, Password: r.password,
-			Since: &Position{Epoch: r.epoch, Offset: r.last}}
-		if c.opts.RejoinHistory > 0 {
-			frame.History = &c.opts.RejoinHistory
-		}
-		c.mu.Unlock()
 
-		outcome := rejoinAborted
-		_, err := cn.roundTrip(c.ctx, frame.ID, frame, func(f *inFrame) { outcome = c.rejoined(cn, name, f) }, c.opts.RequestTimeout)
+		_, err := sj.wait(c.ctx)
 		switch {
 		case err == nil:
-			return outcome
+			return sj.outcome
 		case c.ctx.Err() != nil, errors.Is(err, ErrDisconnected):
 			return rejoinAborted
 		case errors.Is(err, ErrRequestTimeout), retryableCode(ErrorCode(err)), ErrorCode(err) == CodeInternal:
@@ -136,7 +196,7 @@ func (c *Client) rejoin(cn *conn, name string) rejoinOutcome {
 		}
 		cn.log.Warn("rejoin refused", "room", name, "err", err)
 		c.mu.Lock()
-		if c.rooms[name] == r {
+		if r != nil && c.rooms[name] == r {
 			delete(c.rooms, name)
 			c.enqueueLocked(RejoinFailedEvent{Room: name, Err: err})
 			c.notifyLocked()
