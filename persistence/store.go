@@ -38,6 +38,10 @@ type RoomConfig struct {
 	Private      bool   // hidden from room listings
 	PasswordHash string // bcrypt hash, "" when the room has no password
 	MaxMembers   int    // 0: the server default applies
+	// NoPresence turns the room's presence off: no member lists, no
+	// presence diffs (large broadcast rooms). false, the default of every
+	// room stored before it existed, keeps presence on.
+	NoPresence bool
 }
 
 // RoomState is what a room actor needs to resume its stream.
