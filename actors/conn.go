@@ -188,6 +188,8 @@ func (c *connActor) frame(ctx actor.Context, m Command) {
 			ctx.Send(pid, &publish{Conn: c.self, Peer: c.peer, ReqID: m.ID, From: c.user, Kind: m.Kind,
 				Text: m.Text, Data: m.Data, ReplyTo: m.ReplyTo, CID: m.CID, Received: time.Now().UnixNano()})
 		}
+	case DocUpdate, DocSync, DocSnapshot:
+		c.doc(ctx, m)
 	case Typing:
 		if pid := c.memberOf(m.ID, m.Room, "typing in it"); pid != nil {
 			ctx.Send(pid, &typingIn{Conn: c.self, Peer: c.peer, On: m.On, ID: m.ID})

@@ -196,6 +196,10 @@ func (r *roomActor) dispatch(ctx actor.Context, msg any) {
 		r.presence(m)
 	case *historyOf:
 		r.history(m)
+	case *docSyncOf:
+		r.docSync(m)
+	case *docSnapshotOf:
+		r.docSnapshot(m)
 	case *roomConfigured:
 		r.config = m.Config
 		r.publishStats()

@@ -118,6 +118,10 @@ func answerUnavailable(e *env, room string, msg any, text string) bool {
 		e.sendTo(m.Peer, ErrorFrame{ID: m.ID, Code: CodeUnavailable, Message: text})
 	case *presenceOf:
 		e.sendTo(m.Peer, ErrorFrame{ID: m.ID, Code: CodeUnavailable, Message: text})
+	case *docSyncOf:
+		e.sendTo(m.Peer, ErrorFrame{ID: m.ID, Code: CodeUnavailable, Message: text})
+	case *docSnapshotOf:
+		e.sendTo(m.Peer, ErrorFrame{ID: m.ID, Code: CodeUnavailable, Message: text})
 	case *drainNow:
 		close(m.Done)
 	case *presenceSetIn:

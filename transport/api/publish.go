@@ -33,7 +33,7 @@ func (a *API) publish(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, actors.CodeInvalid, "room must match ^[A-Za-z0-9_.:-]{1,64}$")
 		return
 	case req.Kind != "" && req.Kind != "system" && !wire.ValidKind(req.Kind):
-		writeError(w, http.StatusBadRequest, actors.CodeInvalid, "kind must match ^[a-z][a-z0-9_.-]{0,31}$")
+		writeError(w, http.StatusBadRequest, actors.CodeInvalid, "kind must match ^[a-z][a-z0-9_.-]{0,31}$ and not be \"doc\" (a document update)")
 		return
 	case req.Text == "" && isNull(req.Data):
 		writeError(w, http.StatusBadRequest, actors.CodeInvalid, "text or data is required")

@@ -65,6 +65,7 @@ const (
 	fTo
 	fKey
 	fState
+	fOffset
 	numFields
 )
 
@@ -74,7 +75,7 @@ var fieldNames = [numFields]string{
 	fRoom: "room", fPassword: "password", fSince: "since", fHistory: "history",
 	fKind: "kind", fText: "text", fData: "data", fReplyTo: "reply_to", fCID: "cid",
 	fOn: "on", fBefore: "before", fAfter: "after", fLimit: "limit", fTo: "to",
-	fKey: "key", fState: "state",
+	fKey: "key", fState: "state", fOffset: "offset",
 }
 
 func fieldIndex(key []byte) int {
@@ -121,6 +122,8 @@ func fieldIndex(key []byte) int {
 		return fKey
 	case "state":
 		return fState
+	case "offset":
+		return fOffset
 	}
 	return -1
 }
@@ -144,7 +147,8 @@ func sinceIndex(key []byte) int {
 
 // Decode turns one inbound text frame into exactly one command of package actors
 // (Hello, Refresh, Join, Leave, Send, Typing, Signal, PresenceSet,
-// PresenceQuery, HistoryQuery, RoomsQuery, Direct, Ping) or an actors.Rejected carrying the protocol error code.
+// PresenceQuery, HistoryQuery, RoomsQuery, Direct, Ping, DocUpdate, DocSync,
+// DocSnapshot) or an actors.Rejected carrying the protocol error code.
 //
 // Checks run in this order, the first failing one deciding the answer:
 //
@@ -226,6 +230,12 @@ func Decode(payload []byte, lim Limits) actors.Command {
 		return d.direct()
 	case TypePing:
 		return d.done(actors.Ping{ID: d.id})
+	case TypeDocUpdate:
+		return d.docUpdate()
+	case TypeDocSync:
+		return d.docSync()
+	case TypeDocSnapshot:
+		return d.docSnapshot()
 	}
 	if len(raw) > 32 {
 		raw = raw[:32]
@@ -445,9 +455,9 @@ func ValidRoom(name string) bool {
 }
 
 // ValidKind reports whether kind is a message kind a client may send:
-// ^[a-z][a-z0-9_.-]{0,31}$ and not the reserved "system".
+// ^[a-z][a-z0-9_.-]{0,31}$ and not the reserved "system" or "doc".
 func ValidKind(kind string) bool {
-	if len(kind) == 0 || len(kind) > MaxKindBytes || kind == ReservedKind {
+	if len(kind) == 0 || len(kind) > MaxKindBytes || kind == ReservedKind || kind == DocKind {
 		return false
 	}
 	if c := kind[0]; c < 'a' || c > 'z' {
@@ -539,7 +549,7 @@ func (d *decoder) send() actors.Command {
 	s.Room = d.room()
 	if k, ok := d.kind(); ok {
 		if !ValidKind(k) {
-			d.violate("kind must match ^[a-z][a-z0-9_.-]{0,31}$ and not be \"system\"")
+			d.violate("kind must match ^[a-z][a-z0-9_.-]{0,31}$ and not be \"system\" or \"doc\"")
 		}
 		s.Kind = k
 	}

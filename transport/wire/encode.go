@@ -104,6 +104,14 @@ func Append(dst []byte, f actors.Frame) []byte {
 		return appendError(dst, &v)
 	case *actors.ErrorFrame:
 		return appendError(dst, v)
+	case actors.DocSyncReply:
+		return appendDocSync(dst, &v)
+	case *actors.DocSyncReply:
+		return appendDocSync(dst, v)
+	case actors.DocSnapshotReply:
+		return appendDocSnapshot(dst, &v)
+	case *actors.DocSnapshotReply:
+		return appendDocSnapshot(dst, v)
 	}
 	return appendError(dst, &actors.ErrorFrame{Code: actors.CodeInternal, Message: "server cannot encode this frame"})
 }
@@ -142,6 +150,8 @@ func sizeHint(f actors.Frame) int {
 		return base + len(v.Data) + len(v.Event)
 	case actors.ErrorFrame:
 		return base + len(v.Message)
+	case actors.DocSyncReply:
+		return base + docSyncHint(&v)
 	}
 	return 256
 }

@@ -118,6 +118,12 @@ var specMsg = persistence.Message{
 	Kind: "text", Text: "hi", Data: []byte(`{"x":1}`), ReplyTo: "m_0", CID: "c-1",
 }
 
+// specDocMsg is a fully populated document update.
+var specDocMsg = persistence.Message{
+	ID: "m_2", Offset: 59, TS: 1763800000123, FromID: "alice-42", FromName: "alice",
+	Kind: "doc", Data: []byte(`"AAEC+g=="`), CID: "c-2",
+}
+
 var specUser = actors.UserRef{ID: "alice-42", Name: "alice"}
 
 // specStates are fully populated presence state changes.
@@ -147,9 +153,19 @@ var specFrameBuilders = map[string]func(ex map[string]any) actors.Frame{
 		}
 		return actors.Ack{ID: exampleID(ex), Room: "general", MsgID: "m_1", Offset: 58, TS: 1, Dup: true}
 	},
-	"message": func(map[string]any) actors.Frame {
+	"message": func(ex map[string]any) actors.Frame {
 		m := specMsg
+		if msg, _ := ex["msg"].(map[string]any); msg["kind"] == "doc" { // the shared documents section
+			m = specDocMsg
+		}
 		return actors.MessagePush{Room: "general", Msg: &m}
+	},
+	"doc_sync": func(ex map[string]any) actors.Frame {
+		return actors.DocSyncReply{ID: exampleID(ex), Room: "notes", Snapshot: &persistence.Snapshot{Offset: 40, Data: []byte{1}, TS: 1},
+			Updates: []persistence.Message{specDocMsg}, Offset: 59}
+	},
+	"doc_snapshot": func(ex map[string]any) actors.Frame {
+		return actors.DocSnapshotReply{ID: exampleID(ex), Room: "notes", Offset: 59, Stored: true}
 	},
 	"batch": func(map[string]any) actors.Frame {
 		return actors.BatchPush{Room: "general", Msgs: []persistence.Message{specMsg, specMsg}}

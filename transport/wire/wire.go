@@ -1,5 +1,7 @@
 package wire
 
+import "github.com/troupe-chat/troupe/persistence"
+
 // The troupe wire protocol, declared once. ../../PROTOCOL.md is the contract; this file
 // is its summary as code.
 //
@@ -30,6 +32,9 @@ package wire
 //	ping{}                         ->  pong{server_time}
 //	refresh{token}                 ->  refreshed{exp}
 //	leave{room}                    ->  left{room}
+//	doc_update{room,data,cid}      ->  ack{room,msg_id,offset,ts,dup}; message{room,msg kind doc} pushed
+//	doc_sync{room,after,limit}     ->  doc_sync{room,snapshot?,updates,offset,more,gap?}
+//	doc_snapshot{room,offset,data} ->  doc_snapshot{room,offset,stored}
 //	                               <-  notify, system, room_closed                (pushed)
 //	                               <-  error{id?,code,message}                    (any failed request)
 //
@@ -62,6 +67,12 @@ const (
 	TypeSignal = "signal"
 	// TypePresenceSet sets a connection's presence state in a room.
 	TypePresenceSet = "presence_set"
+	// TypeDocUpdate appends an update to a room's shared document.
+	TypeDocUpdate = "doc_update"
+	// TypeDocSync reads a room's shared document.
+	TypeDocSync = "doc_sync"
+	// TypeDocSnapshot offers a snapshot of a room's shared document.
+	TypeDocSnapshot = "doc_snapshot"
 )
 
 // Default limits (../../PROTOCOL.md "Names and limits"); a zero field of Limits means
@@ -85,5 +96,8 @@ const (
 	MaxKindBytes   = 32  // message kinds: ^[a-z][a-z0-9_.-]{0,31}$
 	MaxUserIDBytes = 128 // user ids (a token's sub, a direct's to)
 	ReservedKind   = "system"
-	DefaultKind    = "text"
+	// DocKind is the kind of a shared document's updates, reserved for
+	// doc_update: a send or a server-API publish may not use it.
+	DocKind     = persistence.KindDoc
+	DefaultKind = "text"
 )
