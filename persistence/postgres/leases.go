@@ -25,7 +25,7 @@ const (
 	sqlLeaseLive = `SELECT EXISTS (SELECT 1 FROM leases WHERE node = $1 AND expires > clock_timestamp())`
 	// sqlTakeRoom records a new fence and the owner on the locked room.
 	sqlTakeRoom = `UPDATE rooms SET fence = nextval('fences'), owner = $2 WHERE name = $1
-		RETURNING epoch, last_offset, fence, private, password_hash, max_members`
+		RETURNING epoch, last_offset, fence, private, password_hash, max_members, no_presence`
 
 	// sqlRenewLease sets the node's lease to expire ttl (in microseconds,
 	// $2) from the database's now.
@@ -96,7 +96,7 @@ func (s *Store) claimRoom(ctx context.Context, room, node string) (persistence.R
 	var last, fence int64
 	var maxMembers int32
 	if err := tx.QueryRow(ctx, sqlTakeRoom, room, node).Scan(&st.Epoch, &last, &fence,
-		&st.Config.Private, &st.Config.PasswordHash, &maxMembers); err != nil {
+		&st.Config.Private, &st.Config.PasswordHash, &maxMembers, &st.Config.NoPresence); err != nil {
 		return persistence.RoomState{}, fmt.Errorf("record fence: %w", err)
 	}
 	st.LastOffset, st.Fence, st.Config.MaxMembers = uint64(last), uint64(fence), int(maxMembers)

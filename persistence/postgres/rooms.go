@@ -11,7 +11,7 @@ import (
 )
 
 const (
-	sqlRoomCols   = `name, epoch, last_offset, private, password_hash, max_members, owner`
+	sqlRoomCols   = `name, epoch, last_offset, private, password_hash, max_members, owner, no_presence`
 	sqlLookupRoom = `SELECT ` + sqlRoomCols + ` FROM rooms WHERE name = $1`
 	sqlListRooms  = `SELECT ` + sqlRoomCols + ` FROM rooms ORDER BY name`
 
@@ -21,14 +21,15 @@ const (
 	// VALUES' nextval is then spent unused: fences may skip, never repeat.)
 	sqlClaimRoom = `INSERT INTO rooms (name, epoch, fence) VALUES ($1, $2, nextval('fences'))
 		ON CONFLICT (name) DO UPDATE SET fence = nextval('fences'), owner = ''
-		RETURNING epoch, last_offset, fence, private, password_hash, max_members`
+		RETURNING epoch, last_offset, fence, private, password_hash, max_members, no_presence`
 
 	// sqlConfigureRoom creates the room (unclaimed: fence 0) or updates its
 	// configuration.
-	sqlConfigureRoom = `INSERT INTO rooms (name, epoch, private, password_hash, max_members)
-		VALUES ($1, $2, $3, $4, $5)
+	sqlConfigureRoom = `INSERT INTO rooms (name, epoch, private, password_hash, max_members, no_presence)
+		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (name) DO UPDATE SET private = excluded.private,
-			password_hash = excluded.password_hash, max_members = excluded.max_members
+			password_hash = excluded.password_hash, max_members = excluded.max_members,
+			no_presence = excluded.no_presence
 		RETURNING epoch`
 )
 
@@ -38,7 +39,7 @@ func scanRoom(row pgx.Row) (persistence.RoomInfo, error) {
 	var last int64
 	var maxMembers int32
 	err := row.Scan(&info.Room, &info.Epoch, &last, &info.Config.Private,
-		&info.Config.PasswordHash, &maxMembers, &info.Owner)
+		&info.Config.PasswordHash, &maxMembers, &info.Owner, &info.Config.NoPresence)
 	info.LastOffset, info.Config.MaxMembers = uint64(last), int(maxMembers)
 	return info, err
 }
@@ -58,7 +59,7 @@ func (s *Store) OpenRoom(ctx context.Context, room string) (persistence.RoomStat
 	var last, fence int64
 	var maxMembers int32
 	err := s.pool.QueryRow(ctx, sqlClaimRoom, room, fresh).Scan(&st.Epoch, &last, &fence,
-		&st.Config.Private, &st.Config.PasswordHash, &maxMembers)
+		&st.Config.Private, &st.Config.PasswordHash, &maxMembers, &st.Config.NoPresence)
 	if err != nil {
 		return persistence.RoomState{}, fmt.Errorf("postgres: open room %s: %w", room, s.failed(err))
 	}
@@ -77,7 +78,7 @@ func (s *Store) ConfigureRoom(ctx context.Context, room string, cfg persistence.
 	fresh := persistence.NewEpoch()
 	var epoch string
 	if err := s.pool.QueryRow(ctx, sqlConfigureRoom, room, fresh, cfg.Private, cfg.PasswordHash,
-		int32(cfg.MaxMembers)).Scan(&epoch); err != nil {
+		int32(cfg.MaxMembers), cfg.NoPresence).Scan(&epoch); err != nil {
 		return false, fmt.Errorf("postgres: configure room %s: %w", room, s.failed(err))
 	}
 	return epoch == fresh, nil

@@ -101,11 +101,17 @@ CREATE TABLE doc_snapshots (
 CREATE INDEX messages_doc ON messages (room, epoch, "offset") WHERE kind = 'doc';
 `
 
+// schemaV5 adds the presence-off room option (RoomConfig.NoPresence); rooms
+// stored before it keep presence on.
+const schemaV5 = `
+ALTER TABLE rooms ADD COLUMN no_presence boolean NOT NULL DEFAULT false;
+`
+
 // migrations returns the schema migrations in order; a database with the
 // first n applied is at schema version n. Append only: never edit a
 // migration that has shipped.
 func migrations() []string {
-	return []string{schemaV1, schemaV2, schemaV3, schemaV4}
+	return []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5}
 }
 
 // migrate brings the schema up to date in one transaction, under an advisory

@@ -11,7 +11,7 @@ import (
 )
 
 const (
-	sqlSelectRoom = `SELECT name, epoch, last_offset, private, password_hash, max_members, owner FROM rooms`
+	sqlSelectRoom = `SELECT name, epoch, last_offset, private, password_hash, max_members, owner, no_presence FROM rooms`
 	sqlLookupRoom = sqlSelectRoom + ` WHERE name = ?`
 )
 
@@ -25,7 +25,7 @@ func scanRoom(row rowScanner) (persistence.RoomInfo, error) {
 	var info persistence.RoomInfo
 	var last int64
 	err := row.Scan(&info.Room, &info.Epoch, &last, &info.Config.Private,
-		&info.Config.PasswordHash, &info.Config.MaxMembers, &info.Owner)
+		&info.Config.PasswordHash, &info.Config.MaxMembers, &info.Owner, &info.Config.NoPresence)
 	info.LastOffset = uint64(last)
 	return info, err
 }
@@ -52,9 +52,9 @@ func (s *Store) lookupRoom(ctx context.Context, tx *sql.Tx, room string) (persis
 func insertRoom(ctx context.Context, tx *sql.Tx, room string, cfg persistence.RoomConfig, fence int64, owner string) (string, error) {
 	epoch := persistence.NewEpoch()
 	_, err := tx.ExecContext(ctx, `INSERT INTO rooms
-		(name, epoch, last_offset, private, password_hash, max_members, created_at, fence, owner)
-		VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?)`,
-		room, epoch, cfg.Private, cfg.PasswordHash, cfg.MaxMembers, time.Now().UnixMilli(), fence, owner)
+		(name, epoch, last_offset, private, password_hash, max_members, created_at, fence, owner, no_presence)
+		VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?)`,
+		room, epoch, cfg.Private, cfg.PasswordHash, cfg.MaxMembers, time.Now().UnixMilli(), fence, owner, cfg.NoPresence)
 	return epoch, err
 }
 
@@ -149,8 +149,8 @@ func (s *Store) configureRoom(ctx context.Context, room string, cfg persistence.
 	}
 	defer func() { _ = tx.Rollback() }()
 	res, err := tx.ExecContext(ctx,
-		`UPDATE rooms SET private = ?, password_hash = ?, max_members = ? WHERE name = ?`,
-		cfg.Private, cfg.PasswordHash, cfg.MaxMembers, room)
+		`UPDATE rooms SET private = ?, password_hash = ?, max_members = ?, no_presence = ? WHERE name = ?`,
+		cfg.Private, cfg.PasswordHash, cfg.MaxMembers, cfg.NoPresence, room)
 	if err != nil {
 		return false, err
 	}

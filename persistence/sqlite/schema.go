@@ -90,11 +90,17 @@ CREATE TABLE doc_snapshots (
 CREATE INDEX messages_doc ON messages (room, "offset") WHERE kind = 'doc';
 `
 
+// schemaV6 adds the presence-off room option (RoomConfig.NoPresence); rooms
+// stored before it keep presence on.
+const schemaV6 = `
+ALTER TABLE rooms ADD COLUMN no_presence INTEGER NOT NULL DEFAULT 0;
+`
+
 // migrations returns the schema migrations in order; after applying the
 // first n of them the database's user_version is n. Append only: never edit a
 // migration that has shipped.
 func migrations() []string {
-	return []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5}
+	return []string{schemaV1, schemaV2, schemaV3, schemaV4, schemaV5, schemaV6}
 }
 
 // migrate brings the schema of the database behind w up to date in one

@@ -271,7 +271,7 @@ func runLeases(t *testing.T, open func(t *testing.T) persistence.Store) {
 		}
 
 		// A configured room is unowned; configuring keeps the owner.
-		cfg := persistence.RoomConfig{Private: true, MaxMembers: 4}
+		cfg := persistence.RoomConfig{Private: true, MaxMembers: 4, NoPresence: true}
 		if _, err := s.ConfigureRoom(ctx, "c", cfg); err != nil {
 			t.Fatal(err)
 		}

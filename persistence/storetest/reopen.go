@@ -25,7 +25,7 @@ func ReopenKeepsEverything(t *testing.T, open func() (persistence.Store, error))
 	data := Batch(31, 1)
 	data[0].Data, data[0].CID, data[0].ReplyTo = []byte(`{"a":1}`), "c1", "m_2"
 	MustAppend(t, s, "lobby", lobby.Claim(), data)
-	cfg := persistence.RoomConfig{Private: true, PasswordHash: "$2a$10$hash", MaxMembers: 7}
+	cfg := persistence.RoomConfig{Private: true, PasswordHash: "$2a$10$hash", MaxMembers: 7, NoPresence: true}
 	if _, err := s.ConfigureRoom(ctx, "secret", cfg); err != nil {
 		t.Fatal(err)
 	}

@@ -460,6 +460,39 @@ func Run(t *testing.T, open func(t *testing.T) persistence.Store) {
 		}
 	})
 
+	t.Run("ConfigureRoomNoPresence", func(t *testing.T) {
+		s := open(t)
+		ctx := t.Context()
+		if st := MustOpenRoom(t, s, "plain"); st.Config.NoPresence {
+			t.Fatalf("a room opened without configuration has presence off: %+v", st.Config)
+		}
+		off := persistence.RoomConfig{NoPresence: true}
+		if created, err := s.ConfigureRoom(ctx, "news", off); err != nil || !created {
+			t.Fatalf("ConfigureRoom(news, presence off) = %v, %v; want created", created, err)
+		}
+		if got := MustLookup(t, s, "news"); got.Config != off {
+			t.Fatalf("LookupRoom(news) config %+v, want %+v", got.Config, off)
+		}
+		if got := MustOpenRoom(t, s, "news"); got.Config != off {
+			t.Fatalf("OpenRoom(news) config %+v, want %+v", got.Config, off)
+		}
+		rooms, err := s.ListRooms(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rooms {
+			if r.Config.NoPresence != (r.Room == "news") {
+				t.Errorf("ListRooms: %s has NoPresence %v", r.Room, r.Config.NoPresence)
+			}
+		}
+		if _, err := s.ConfigureRoom(ctx, "news", persistence.RoomConfig{MaxMembers: 2}); err != nil {
+			t.Fatal(err)
+		}
+		if got := MustLookup(t, s, "news"); got.Config.NoPresence {
+			t.Fatalf("presence still off after configuring it on: %+v", got.Config)
+		}
+	})
+
 	t.Run("LookupListDelete", func(t *testing.T) {
 		s := open(t)
 		ctx := t.Context()
