@@ -9,7 +9,8 @@
 #
 # Usage: .ci/drill-cluster.sh [node-kill|node-pause]     (default: node-kill)
 # Settings (environment): DURATION=60s CLIENTS=30 ROOMS=6 RATE=10 (per
-# client, messages/s), TROUPE_BIN=PATH (run this binary instead of building),
+# client, messages/s), LISTENERS=0 (more clients, all on node 0, that only
+# receive: the reconnect storm when node 0 dies), TROUPE_BIN=PATH (run this binary instead of building),
 # JSON=1 (print the JSON report instead of the text one).
 set -euo pipefail
 shopt -s inherit_errexit
@@ -22,6 +23,8 @@ KIND=${1:-node-kill}
 case "$KIND" in node-kill | node-pause) ;; *) echo "usage: $0 [node-kill|node-pause]" >&2; exit 2 ;; esac
 DURATION=${DURATION:-60s}
 CLIENTS=${CLIENTS:-30}
+LISTENERS=${LISTENERS:-0}
+ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 ROOMS=${ROOMS:-6}
 RATE=${RATE:-10}
 for tool in go curl initdb pg_ctl psql; do
@@ -84,7 +87,7 @@ done
 echo "drill-cluster: three nodes up: $urls (pids ${pids[*]})"
 
 args=(drill --nodes "$urls" --pids "$(IFS=,; echo "${pids[*]}")" --api-key drill --kinds "$KIND"
-  --clients "$CLIENTS" --rooms "$ROOMS" --rate "$RATE" --duration "$DURATION")
+  --clients "$CLIENTS" --listeners "$LISTENERS" --rooms "$ROOMS" --rate "$RATE" --duration "$DURATION")
 echo "+ troupe ${args[*]}"
 [ -z "${JSON:-}" ] || args+=(--json)
 status=0

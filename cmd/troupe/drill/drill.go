@@ -37,12 +37,15 @@ type Options struct {
 	PIDs []int
 	// Pause is how long node-pause keeps its node stopped; past the node
 	// lease (3 s) its rooms move.
-	Pause    time.Duration
-	APIKey   string
-	Kinds    []drills.Kind
-	Clients  int
-	Rooms    int
-	Duration time.Duration
+	Pause   time.Duration
+	APIKey  string
+	Kinds   []drills.Kind
+	Clients int
+	// Listeners are clients on node 0 that join the drill rooms and send
+	// nothing (--listeners).
+	Listeners int
+	Rooms     int
+	Duration  time.Duration
 	// Rate is how many messages per second each client sends.
 	Rate float64
 	// Settle bounds the wait for the last acks and deliveries after the load.
@@ -67,6 +70,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.APIKey, "api-key", "", "the server's API key (--api-key of the server)")
 	fs.StringVar(&kinds, "kinds", "room-crash,conn-kill,user-crash,store-stall", "faults to inject, comma-separated: room-crash, conn-kill, user-crash, store-stall (through the server API), node-kill, node-pause (signals to --pids)")
 	fs.IntVar(&o.Clients, "clients", 50, "clients sending while the faults run")
+	fs.IntVar(&o.Listeners, "listeners", 0, "more clients, all on node 0 (the node a node drill hits), that join the drill rooms and only receive: a reconnect storm of that size when node 0 dies")
 	fs.IntVar(&o.Rooms, "rooms", 5, "rooms the clients share")
 	fs.DurationVar(&o.Duration, "duration", 20*time.Second, "how long the load runs; faults start spread over it")
 	fs.Float64Var(&o.Rate, "rate", 5, "messages per second per client")
@@ -171,6 +175,9 @@ func (o Options) validate() error {
 	}
 	if len(o.PIDs) > 0 && nodeKinds == 0 {
 		errs = append(errs, errors.New("--pids is for node-kill and node-pause only"))
+	}
+	if o.Listeners < 0 {
+		errs = append(errs, fmt.Errorf("--listeners must be >= 0, got %d", o.Listeners))
 	}
 	if o.Clients < 1 || o.Rooms < 1 || o.Rooms > o.Clients {
 		errs = append(errs, fmt.Errorf("need 1 <= --rooms <= --clients, got %d rooms and %d clients", o.Rooms, o.Clients))

@@ -16,7 +16,8 @@ import (
 type member struct {
 	name   string
 	room   string
-	home   int // the node it connects to first
+	home   int  // the node it connects to first
+	listen bool // receives only: sends nothing
 	client *troupe.Client
 	ledger *ledger
 	stats  *stats
@@ -113,6 +114,9 @@ func (m *member) onEvent(ev troupe.Event) {
 // sendLoop sends sequenced messages at rate until stop is done; each send is
 // retried by the client until acked or until ctx ends.
 func (m *member) sendLoop(ctx, stop context.Context, rate float64) {
+	if m.listen {
+		return
+	}
 	t := time.NewTicker(time.Duration(float64(time.Second) / rate))
 	defer t.Stop()
 	for seq := 1; ; seq++ {
@@ -204,11 +208,14 @@ func ownedRooms(id string, rooms, nodes, node int) []string {
 // first the first member of each room, so that its node claims the room,
 // then the others.
 func openMembers(ctx context.Context, o Options, id string, led *ledger, st *stats, nodes *nodeSet, times *faultTimes) ([]*member, error) {
-	members := make([]*member, o.Clients)
-	errs := make([]error, o.Clients)
+	members := make([]*member, o.Clients+o.Listeners)
+	errs := make([]error, len(members))
 	for i := range members {
 		members[i] = &member{name: fmt.Sprintf("drill-%s-c%d", id, i), room: roomName(id, i%o.Rooms),
 			home: homeNode(i, o.Rooms, len(nodes.urls)), ledger: led, stats: st, times: times}
+		if i >= o.Clients {
+			members[i].home, members[i].listen = 0, true
+		}
 	}
 	openEach(ctx, members[:o.Rooms], errs, led, nodes)
 	openEach(ctx, members[o.Rooms:], errs[o.Rooms:], led, nodes)
