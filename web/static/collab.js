@@ -396,6 +396,9 @@ async function start(name) {
     state.text = state.doc.getText('notes');
     state.provider = new Y.TroupeYjsProvider(client, ROOM, state.doc, { snapshotEvery: SNAPSHOT_EVERY });
     state.provider.addEventListener('synced', onSynced);
+    state.provider.addEventListener('snapshot', (e) => {
+      if (e.detail.stored) el.docStatus.dataset.snapshotStored = String(e.detail.offset);
+    });
     state.provider.addEventListener('error', (e) => alertUser(`An edit was refused: ${e.detail.error.message}`));
     await state.provider.whenSynced();
   } catch (err) {

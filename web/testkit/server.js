@@ -33,8 +33,10 @@ function goBinary() {
 
 /** Server is one troupe process on 127.0.0.1 with its own data directory. */
 export class Server {
-  static async start() {
+  /** start builds troupe and runs it; flags are extra command-line flags (e.g. ['--rate-limit', '0']). */
+  static async start({ flags = [] } = {}) {
     const s = new Server()
+    s.flags = flags
     s.dir = mkdtempSync(join(tmpdir(), 'troupe-web-'))
     s.bin = join(s.dir, 'troupe')
     const build = spawnSync(goBinary(), ['build', '-o', s.bin, './cmd/troupe'], {
@@ -55,6 +57,7 @@ export class Server {
       '--addr', '127.0.0.1:0',
       '--store', `sqlite://${join(this.dir, 't.db')}`,
       '--api-key', API_KEY,
+      ...(this.flags ?? []),
     ], { env, stdio: ['ignore', 'ignore', 'pipe'] })
     children.add(child)
     this.child = child
