@@ -29,7 +29,7 @@ func (c *Client) dispatch() {
 func (c *Client) deliver(ev Event) {
 	c.inHandler.Store(true)
 	defer c.inHandler.Store(false)
-	c.opts.OnEvent(ev)
+	c.opts.OnEvent(routeDoc(ev)) // document updates are not chat messages
 }
 
 // enqueueLocked queues ev for the handler. Nothing is queued after the final

@@ -22,6 +22,9 @@ import (
 //	direct{id,to,text,data}      → ack{id,ts}
 //	ping{id}                     → pong{id,server_time}
 //	refresh{id,token}            → refreshed{id,exp}
+//	doc_update{id,room,data,cid} → ack{id,room,msg_id,offset,ts,dup}
+//	doc_sync{id,room,after}      → doc_sync{id,room,snapshot,updates,offset,more,gap}
+//	doc_snapshot{id,room,offset,data} → doc_snapshot{id,room,offset,stored}
 //	                             ← message, batch, presence_diff, typing, signal, direct,
 //	                               notify, system, room_closed (pushed, no id)
 //	                             ← error{id?,code,message}
@@ -179,6 +182,11 @@ type inFrame struct {
 	Reason string     `json:"reason"`
 	Rooms  []RoomInfo `json:"rooms"` // rooms
 	Exp    int64      `json:"exp"`   // refreshed
+
+	Snapshot *wireSnapshot `json:"snapshot"` // doc_sync
+	Updates  []wireMsg     `json:"updates"`  // doc_sync
+	Gap      bool          `json:"gap"`      // doc_sync
+	Stored   bool          `json:"stored"`   // doc_snapshot
 }
 
 // wireMsg is the protocol's msg object.
