@@ -81,9 +81,9 @@ bench-cluster:
 bench-peers:
 	bash .ci/bench-peers.sh
 
-# What one delivery costs the server at 100 rooms × 100 (syscalls, context
-# switches, CPU and heap allocations per delivery; perf as root):
-# .ci/delivery-costs.sh, STORE=sqlite|memory RATE=500 WINDOW=10.
+# What one delivery costs troupe and Centrifugo at 100 rooms × 100
+# (syscalls, context switches, user and kernel CPU per delivery; perf as
+# root): .ci/delivery-costs.sh, SERVERS=… RATE=500 WINDOW=10.
 delivery-costs:
 	bash .ci/delivery-costs.sh
 
