@@ -39,6 +39,17 @@ tick=$(getconf CLK_TCK)
 port=18380
 # cpu_ticks PID: the process's user and kernel CPU so far, in clock ticks.
 cpu_ticks() { awk '{ print $14, $15 }' "/proc/$1/stat"; }
+# bucket_q FILE0 FILE1 SERIES Q: the upper bound of the histogram bucket of
+# troupe metrics SERIES (a prefix of its _bucket lines) holding quantile Q of
+# what was observed between the two scrapes.
+bucket_q() {
+  awk -v s="$3" -v q="$4" '
+    index($1, s) == 1 && match($1, /le="[^"]+"/) { le = substr($1, RSTART + 4, RLENGTH - 5)
+      if (FILENAME == ARGV[1]) before[le] = $2; else { after[le] = $2; order[++n] = le } }
+    END { total = after[order[n]] - before[order[n]]; if (total <= 0) { print "-"; exit }
+      for (i = 1; i <= n; i++) if (after[order[i]] - before[order[i]] >= q * total) {
+        v = order[i]; if (v == "+Inf") print "+Inf"; else printf "%.2f ms\n", v * 1000; exit } }' "$1" "$2"
+}
 # metric NAME: the sum of a troupe metric's series.
 metric() { curl -sf "http://127.0.0.1:$port/metrics" | awk -v m="$1" '$1 == m || index($1, m "{") == 1 { s += $2 } END { printf "%.0f", s }'; }
 
@@ -71,13 +82,17 @@ measure() {
   local d0=0 f0=0 a0=0 d1=0 f1=0 a1=0 c0 c1
   if [ "$target" = troupe ]; then
     d0=$(metric troupe_deliveries_total) f0=$(metric troupe_frames_out_total) a0=$(metric go_memstats_mallocs_total)
+    curl -sf "http://127.0.0.1:$port/metrics" >"$tmp/metrics0"
     [ -z "${PROFILE:-}" ] || curl -sf -o "$PROFILE/$name.pprof" "http://127.0.0.1:$((port + 1))/debug/pprof/profile?seconds=$WINDOW" &
   fi
   c0=$(cpu_ticks "$srv")
   perf stat -x, -p "$srv" -e raw_syscalls:sys_enter,syscalls:sys_enter_write,syscalls:sys_enter_writev,syscalls:sys_enter_read,syscalls:sys_enter_futex,syscalls:sys_enter_epoll_pwait,syscalls:sys_enter_fsync,syscalls:sys_enter_fdatasync,syscalls:sys_enter_pwrite64,context-switches \
     -o "$tmp/perf.csv" -- sleep "$WINDOW"
   c1=$(cpu_ticks "$srv")
-  [ "$target" != troupe ] || { d1=$(metric troupe_deliveries_total) f1=$(metric troupe_frames_out_total) a1=$(metric go_memstats_mallocs_total); }
+  if [ "$target" = troupe ]; then
+    d1=$(metric troupe_deliveries_total) f1=$(metric troupe_frames_out_total) a1=$(metric go_memstats_mallocs_total)
+    curl -sf "http://127.0.0.1:$port/metrics" >"$tmp/metrics1"
+  fi
   wait "$gen" || true
   kill "$srv" 2>/dev/null || true
   wait "$srv" 2>/dev/null || true
@@ -101,6 +116,11 @@ measure() {
     END {
       printf "  %-18s %10.2f µs per delivery (user %.2f, kernel %.2f)\n", "cpu", (user + sys) / d, user / d, sys / d
       if (troupe) printf "  %-18s %10.2f per delivery (%d)\n", "heap allocations", a / d, a }' "$tmp/perf.csv"
+  if [ "$target" = troupe ]; then
+    local m0=$tmp/metrics0 m1=$tmp/metrics1
+    echo "  store append       p50 $(bucket_q "$m0" "$m1" 'troupe_store_latency_seconds_bucket{op="append"' 0.5), p99 $(bucket_q "$m0" "$m1" 'troupe_store_latency_seconds_bucket{op="append"' 0.99) (bucket upper bounds)"
+    echo "  send → enqueued    p50 $(bucket_q "$m0" "$m1" troupe_publish_deliver_latency_seconds_bucket 0.5), p99 $(bucket_q "$m0" "$m1" troupe_publish_deliver_latency_seconds_bucket 0.99)"
+  fi
 }
 
 for name in $SERVERS; do measure "$name"; done
