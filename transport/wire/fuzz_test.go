@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"os"
@@ -36,6 +37,9 @@ func decodeSeeds() []struct{ name, payload string } {
 		{"rooms", `{"type":"rooms","id":7}`},
 		{"direct", `{"type":"direct","id":8,"to":"bob-7","text":"psst","data":null}`},
 		{"ping", `{"type":"ping","id":9}`},
+		{"doc-update", `{"type":"doc_update","id":11,"room":"notes","data":"AAEC+g==","cid":"c-1"}`},
+		{"doc-sync", `{"type":"doc_sync","id":12,"room":"notes","after":40,"limit":1000}`},
+		{"doc-snapshot", `{"type":"doc_snapshot","id":13,"room":"notes","offset":59,"data":"AAE="}`},
 		{"deep", `{"type":"send","room":"r","data":` + nest(70, "1") + `}`},
 		{"deep-objects", strings.Repeat(`{"a":`, 80) + "1" + strings.Repeat("}", 80)},
 		{"huge-numbers", `{"type":"history","id":99999999999999999999999,"room":"r","before":1e999,"after":-0,"limit":18446744073709551616}`},
@@ -176,6 +180,31 @@ func checkDecode(t *testing.T, payload []byte) {
 		str("to", c.To)
 		str("text", c.Text)
 		data(c.Data)
+	case actors.DocUpdate:
+		str("room", c.Room)
+		str("cid", c.CID)
+		var b64 string
+		if err := json.Unmarshal(c.Data, &b64); err != nil || !ValidBase64(b64) || !ValidRoom(c.Room) {
+			t.Fatalf("bad doc_update %#v", c)
+		}
+		str("data", b64)
+	case actors.DocSync:
+		str("room", c.Room)
+		if !ValidRoom(c.Room) || c.Limit < 0 || c.Limit > actors.DocSyncMax {
+			t.Fatalf("bad doc_sync %#v", c)
+		}
+	case actors.DocSnapshot:
+		str("room", c.Room)
+		if !ValidRoom(c.Room) || c.Offset == 0 || len(c.Data) == 0 {
+			t.Fatalf("bad doc_snapshot %#v", c)
+		}
+		var b64 string
+		if err := json.Unmarshal(m["data"], &b64); err != nil {
+			t.Fatalf("doc_snapshot data: %v", err)
+		}
+		if want, err := base64.StdEncoding.DecodeString(b64); err != nil || !bytes.Equal(c.Data, want) {
+			t.Fatalf("doc_snapshot data = %x, want %x (%v)", c.Data, want, err)
+		}
 	case actors.RoomsQuery, actors.Ping:
 	default:
 		t.Fatalf("Decode returned %T", got)
