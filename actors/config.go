@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"path"
 	"runtime"
 	"time"
 )
@@ -92,6 +93,12 @@ type Config struct {
 	// PresenceGatherStep connections in the room, up to this; at or below
 	// PresenceInterval the gathering never grows (--presence-interval-max).
 	PresenceIntervalMax time.Duration `yaml:"presence_interval_max"`
+	// NoPresenceRooms are glob patterns (path.Match: * ? [...]) of room
+	// names whose presence is off, as if each room's stored config said so:
+	// no member lists, no presence diffs, presence and presence_set refused
+	// (--no-presence-rooms; "news:*" is every room of a namespace, "*"
+	// every room).
+	NoPresenceRooms []string `yaml:"no_presence_rooms"`
 	// DrainBatch is how many connections each heartbeat shard closes per
 	// drain round at shutdown; 0 closes all at once (--drain-batch).
 	DrainBatch int `yaml:"drain_batch"`
@@ -147,6 +154,7 @@ func DefaultConfig() Config {
 		RoomIdleTimeout:       30 * time.Second,
 		PresenceInterval:      100 * time.Millisecond,
 		PresenceIntervalMax:   time.Second,
+		NoPresenceRooms:       []string{},
 		DrainBatch:            500,
 		DrainInterval:         100 * time.Millisecond,
 		HistoryDefault:        50,
@@ -235,6 +243,11 @@ func (c Config) Validate() error {
 	if c.PresenceIntervalMax < 0 {
 		bad("--presence-interval-max", "must be >= 0, got %v", c.PresenceIntervalMax)
 	}
+	for _, p := range c.NoPresenceRooms {
+		if _, err := path.Match(p, ""); err != nil || p == "" {
+			bad("--no-presence-rooms", "%q is not a glob pattern of room names", p)
+		}
+	}
 	if c.RoomRestartBackoff < 0 {
 		bad("--room-restart-backoff", "must be >= 0, got %v", c.RoomRestartBackoff)
 	}
@@ -242,6 +255,17 @@ func (c Config) Validate() error {
 		bad("--history-default", "must not exceed --history-max (%d), got %d", c.HistoryMax, c.HistoryDefault)
 	}
 	return errors.Join(errs...)
+}
+
+// NoPresenceFor reports whether room's name matches one of the
+// NoPresenceRooms patterns.
+func (c *Config) NoPresenceFor(room string) bool {
+	for _, p := range c.NoPresenceRooms {
+		if ok, err := path.Match(p, room); err == nil && ok {
+			return true
+		}
+	}
+	return false
 }
 
 // atLeast words the bound least of an integer setting as its problems say

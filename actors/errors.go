@@ -18,6 +18,9 @@ const (
 	CodeLimitExceeded = "limit_exceeded"
 	CodeUnavailable   = "unavailable"
 	CodeInternal      = "internal"
+	// CodePresenceDisabled answers presence and presence_set in a room
+	// whose presence is off.
+	CodePresenceDisabled = "presence_disabled"
 )
 
 // WebSocket close codes (../PROTOCOL.md "Close codes").

@@ -95,6 +95,9 @@ type roomShell struct {
 	restarts  int
 	timers    *timerSet // armed by any incarnation; stopped when the room stops for good
 	leaveSeq  uint64    // tokens for presence grace timers
+	// namedNoPresence caches whether the name matches --no-presence-rooms:
+	// 0 not known yet, 1 it does, -1 it does not.
+	namedNoPresence int8
 	// closeReason is the room_closed reason members get when the room stops
 	// ("deleted"); empty means the supervisor stopped it ("crashed").
 	closeReason string

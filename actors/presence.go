@@ -37,6 +37,27 @@ type presenceEvent struct {
 // arrives after every command queued before the first change.
 type flushPresence struct{ gen uint64 }
 
+// presenceOff reports whether the room's presence is off: its stored
+// config says so (the server API), or its name matches --no-presence-rooms.
+// Such a room keeps its members (for delivery and counts) but gathers no
+// presence changes, pushes no presence_diff, lists no members in joined,
+// and refuses presence and presence_set with presence_disabled: a join or
+// leave then costs no presence work at all, the point for large broadcast
+// rooms.
+func (r *roomActor) presenceOff() bool {
+	if r.config.NoPresence {
+		return true
+	}
+	s := r.shell
+	if s.namedNoPresence == 0 {
+		s.namedNoPresence = -1
+		if r.env.cfg.NoPresenceFor(s.name) {
+			s.namedNoPresence = 1
+		}
+	}
+	return s.namedNoPresence > 0
+}
+
 // presenceJoined queues a user's arrival through conn.
 // In a cluster, a user another node has is present already (and stays).
 func (r *roomActor) presenceJoined(u UserRef, conn *actor.PID) {
@@ -55,6 +76,9 @@ func (r *roomActor) presenceGone(u UserRef) {
 }
 
 func (r *roomActor) queuePresence(ev presenceEvent) {
+	if r.presenceOff() {
+		return
+	}
 	r.presenceDiffs.events = append(r.presenceDiffs.events, ev)
 	if !r.presenceDiffs.queued {
 		r.presenceDiffs.queued = true
@@ -90,7 +114,7 @@ func (r *roomActor) presenceGather() time.Duration {
 func (r *roomActor) flushPresenceBatch() {
 	events := r.presenceDiffs.events
 	r.presenceDiffs = presenceBatch{}
-	if len(events) == 0 {
+	if len(events) == 0 || r.presenceOff() { // turned off since they were queued
 		return
 	}
 	// Where each recipient's view starts: 0 for members present before the

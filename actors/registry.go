@@ -31,6 +31,7 @@ type RoomStats struct {
 	Members     int // distinct users
 	Connections int
 	Private     bool
+	NoPresence  bool // presence is off (the stored config or --no-presence-rooms)
 	Offset      uint64
 	Epoch       string
 	Restarts    int

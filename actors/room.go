@@ -300,6 +300,7 @@ func (r *roomActor) publishStats() {
 		Members:     r.clusterUsers(),
 		Connections: len(r.shell.members.list),
 		Private:     r.config.Private,
+		NoPresence:  r.presenceOff(),
 		Offset:      r.stream.committed,
 		Epoch:       r.stream.epoch,
 		Restarts:    r.shell.restarts,

@@ -43,9 +43,11 @@ func (r *roomActor) join(m *joinRoom) {
 		}
 		r.publishStats()
 	}
-	present := r.presenceList()
-	joined.Members = refsOf(present)
-	joined.States = statesOf(present)
+	if !r.presenceOff() { // off: members is [] and states absent
+		present := r.presenceList()
+		joined.Members = refsOf(present)
+		joined.States = statesOf(present)
+	}
 	r.env.sendTo(m.Peer, joined)
 	r.env.root.Send(m.Conn, &roomJoined{Room: name, PID: r.self})
 }
@@ -168,6 +170,10 @@ func (r *roomActor) offerTyping(u UserRef, on bool) {
 func (r *roomActor) presence(m *presenceOf) {
 	if m.Conn != nil && r.shell.members.get(m.Conn) == nil {
 		r.env.sendTo(m.Peer, ErrorFrame{ID: m.ID, Code: CodeNotJoined, Message: "join " + r.shell.name + " to see its presence"})
+		return
+	}
+	if m.Conn != nil && r.presenceOff() { // the server API (no Conn) may still list the members
+		r.env.sendTo(m.Peer, ErrorFrame{ID: m.ID, Code: CodePresenceDisabled, Message: "presence is off in " + r.shell.name})
 		return
 	}
 	r.env.sendTo(m.Peer, PresenceReply{ID: m.ID, Room: r.shell.name, Members: r.presenceList()})

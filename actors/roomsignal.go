@@ -68,6 +68,10 @@ func (r *roomActor) presenceSet(m *presenceSetIn) {
 		r.env.sendTo(m.Peer, ErrorFrame{ID: m.ID, Code: CodeNotJoined, Message: "join " + r.shell.name + " before setting its presence state"})
 		return
 	}
+	if r.presenceOff() {
+		r.env.sendTo(m.Peer, ErrorFrame{ID: m.ID, Code: CodePresenceDisabled, Message: "presence is off in " + r.shell.name})
+		return
+	}
 	if bytes.Equal(mem.state, m.State) && (mem.state == nil) == (m.State == nil) {
 		return
 	}

@@ -136,11 +136,15 @@ func (e *Engine) RoomList(ctx context.Context, withPrivate bool) ([]RoomStats, e
 }
 
 // withLive overlays an active room's own view on its stored state.
+// Whether presence is off comes from the stored config just read, which a
+// configuration the active room has not applied yet is already in.
 func (e *Engine) withLive(info persistence.RoomInfo) RoomStats {
+	noPresence := info.Config.NoPresence || e.env.cfg.NoPresenceFor(info.Room)
 	if s, ok := e.env.registry.stats(info.Room); ok && s.Epoch != "" {
+		s.NoPresence = noPresence
 		return s
 	}
-	return RoomStats{Room: info.Room, Offset: info.LastOffset, Epoch: info.Epoch, Private: info.Config.Private}
+	return RoomStats{Room: info.Room, Offset: info.LastOffset, Epoch: info.Epoch, Private: info.Config.Private, NoPresence: noPresence}
 }
 
 // ConfigureRoom creates or reconfigures a room (password hash, privacy,

@@ -210,6 +210,8 @@ func TestValidateRules(t *testing.T) {
 		{"zero signal burst", func(c *Config) { c.SignalBurst = 0 }, "--signal-burst"},
 		{"zero signal bytes", func(c *Config) { c.SignalMaxBytes = 0 }, "--signal-max-bytes"},
 		{"zero presence state bytes", func(c *Config) { c.PresenceStateMaxBytes = 0 }, "--presence-state-max-bytes"},
+		{"no presence rooms", func(c *Config) { c.NoPresenceRooms = []string{"news:*", "broadcast.*", "*"} }, ""},
+		{"no presence bad pattern", func(c *Config) { c.NoPresenceRooms = []string{"news:[*"} }, "--no-presence-rooms"},
 		{"zero outbox", func(c *Config) { c.OutboxSize = 0 }, "--outbox-size"},
 		{"zero rooms per conn", func(c *Config) { c.MaxRoomsPerConn = 0 }, "--max-rooms-per-conn"},
 		{"zero max members", func(c *Config) { c.MaxMembers = 0 }, "--max-members"},

@@ -208,6 +208,7 @@ func newFlagSet(name string, c *Config, configPath *string) *flag.FlagSet {
 	fs.DurationVar(&c.RoomIdleTimeout, "room-idle-timeout", c.RoomIdleTimeout, "how long a room without members stays in memory")
 	fs.DurationVar(&c.PresenceInterval, "presence-interval", c.PresenceInterval, "longest a room gathers presence changes into one presence_diff (0: as soon as its queue is handled)")
 	fs.DurationVar(&c.PresenceIntervalMax, "presence-interval-max", c.PresenceIntervalMax, "longest the gathering grows to in big rooms: one more --presence-interval per 10 connections (at or below --presence-interval: no growth)")
+	fs.Var((*List)(&c.NoPresenceRooms), "no-presence-rooms", "comma-separated glob `patterns` of room names whose presence is off (news:*, broadcast.*, * for every room): no member lists or presence_diff, presence refused; besides rooms the server API configures with \"presence\": false")
 	fs.IntVar(&c.DrainBatch, "drain-batch", c.DrainBatch, "connections each heartbeat shard closes per drain round at shutdown (0: all at once)")
 	fs.DurationVar(&c.DrainInterval, "drain-interval", c.DrainInterval, "pause between drain rounds at shutdown")
 

@@ -21,11 +21,12 @@ type roomJSON struct {
 	Epoch       string `json:"epoch"`
 	Private     bool   `json:"private"`
 	Restarts    int    `json:"restarts"`
+	Presence    bool   `json:"presence"` // false: presence is off in the room
 }
 
 func toJSON(s actors.RoomStats) roomJSON {
 	return roomJSON{Room: s.Room, Members: s.Members, Connections: s.Connections, Offset: s.Offset,
-		Epoch: s.Epoch, Private: s.Private, Restarts: s.Restarts}
+		Epoch: s.Epoch, Private: s.Private, Restarts: s.Restarts, Presence: !s.NoPresence}
 }
 
 // roomName reads and checks the {room} path value, answering a bad one.
@@ -70,6 +71,8 @@ type configureRequest struct {
 	Private    bool   `json:"private"`
 	Password   string `json:"password"`
 	MaxMembers int    `json:"max_members"`
+	// Presence false turns the room's presence off; absent or true keeps it on.
+	Presence *bool `json:"presence"`
 }
 
 // configureRoom creates or configures a room; the password is stored hashed.
@@ -90,7 +93,7 @@ func (a *API) configureRoom(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, actors.CodeInvalid, "password is at most 72 bytes")
 		return
 	}
-	cfg := persistence.RoomConfig{Private: req.Private, MaxMembers: req.MaxMembers}
+	cfg := persistence.RoomConfig{Private: req.Private, MaxMembers: req.MaxMembers, NoPresence: req.Presence != nil && !*req.Presence}
 	if req.Password != "" {
 		hash, err := bcrypt.GenerateFromPassword([]byte(req.Password), a.opts.BcryptCost)
 		if err != nil {
@@ -114,7 +117,7 @@ func (a *API) configureRoom(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusCreated
 	}
 	a.log.Info("room configured through the API", "room", name, "created", created, "private", req.Private,
-		"password", req.Password != "", "max_members", req.MaxMembers)
+		"password", req.Password != "", "max_members", req.MaxMembers, "presence", !cfg.NoPresence)
 	writeJSON(w, status, toJSON(s))
 }
 
