@@ -126,8 +126,8 @@ type SocketClosed struct {
 	Code int // close code received or sent, 1006 when the socket just dropped
 }
 
-// Command is a decoded client frame: exactly the types of this file (the
-// unexported method closes the set). What every layer asks of a frame, its
+// Command is a decoded client frame: exactly the types of this file and
+// doccommands.go (the unexported method closes the set). What every layer asks of a frame, its
 // request id and its type, it answers itself, so no layer keeps a list.
 type Command interface {
 	// RequestID is the id the frame carried, 0 when none.
