@@ -22,6 +22,9 @@ const (
 	CodeLimitExceeded = "limit_exceeded"
 	CodeUnavailable   = "unavailable"
 	CodeInternal      = "internal"
+	// CodePresenceDisabled: presence or presence_set in a room whose
+	// presence is off.
+	CodePresenceDisabled = "presence_disabled"
 )
 
 // WebSocket close codes the server uses (../../../PROTOCOL.md "Close codes").

@@ -18,6 +18,7 @@ export const ErrorCodes = Object.freeze({
   LIMIT_EXCEEDED: 'limit_exceeded',
   UNAVAILABLE: 'unavailable',
   INTERNAL: 'internal',
+  PRESENCE_DISABLED: 'presence_disabled',
 })
 
 /** WebSocket close codes the server uses (1006: the connection dropped without a close frame). */

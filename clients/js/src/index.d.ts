@@ -489,6 +489,7 @@ export type ErrorCode =
   | 'limit_exceeded'
   | 'unavailable'
   | 'internal'
+  | 'presence_disabled'
 
 export declare const ErrorCodes: Readonly<{
   BAD_JSON: 'bad_json'
@@ -505,6 +506,7 @@ export declare const ErrorCodes: Readonly<{
   LIMIT_EXCEEDED: 'limit_exceeded'
   UNAVAILABLE: 'unavailable'
   INTERNAL: 'internal'
+  PRESENCE_DISABLED: 'presence_disabled'
 }>
 
 export declare const CloseCodes: Readonly<{
