@@ -6,6 +6,9 @@
 # <= 100 ms and no loss. Servers:
 #   troupe-sqlite   troupe on its durable default store (SQLite, every message fsynced)
 #   troupe-memory   troupe on memory:
+#   troupe-nopresence   troupe-sqlite with presence off in every room
+#                   (--no-presence-rooms '*'), for the connect storm only: the
+#                   work Centrifugo does without presence
 #   centrifugo      Centrifugo (memory engine), the config of build-peers.sh
 #   centrifugo-presence   the same with presence and join/leave pushes on (the
 #                   work troupe always does), for the connect storm
@@ -15,7 +18,7 @@
 #
 # Usage: .ci/bench-peers.sh [SCENARIO…]        (default: fanout1k fanout100 connect)
 # Settings (environment):
-#   SERVERS="troupe-sqlite troupe-memory centrifugo centrifugo-presence"
+#   SERVERS="troupe-sqlite troupe-memory troupe-nopresence centrifugo centrifugo-presence"
 #   RATES_1K=100,300,700,1000,2000,3000    RATES_100=100,200,300,500,700,1000,1500,2000,3000
 #   MEASURE=8s WARMUP=2s CONNS=15000
 #   PEERS=~/.cache/troupe-bars/peers  (build-peers.sh puts Centrifugo there)
@@ -30,7 +33,7 @@ cd "$(dirname "$0")/.."
 repo=$PWD
 harness=${HARNESS:-$repo/../shared/bench}
 PEERS=${PEERS:-${XDG_CACHE_HOME:-$HOME/.cache}/troupe-bars/peers}
-SERVERS=${SERVERS:-troupe-sqlite troupe-memory centrifugo centrifugo-presence}
+SERVERS=${SERVERS:-troupe-sqlite troupe-memory troupe-nopresence centrifugo centrifugo-presence}
 RATES_1K=${RATES_1K:-100,300,700,1000,2000,3000}
 RATES_100=${RATES_100:-100,200,300,500,700,1000,1500,2000,3000}
 MEASURE=${MEASURE:-8s}
@@ -62,6 +65,8 @@ server_cmd() {
   case "$1" in
     troupe-sqlite) echo "$tmp/troupe serve --addr 127.0.0.1:$port --rate-limit 0 --log-level warn --store sqlite://$tmp/troupe-$port.db" ;;
     troupe-memory) echo "$tmp/troupe serve --addr 127.0.0.1:$port --rate-limit 0 --log-level warn --store memory:" ;;
+    # Quoted for run.sh's bash -c: the pattern reaches troupe as *, unglobbed.
+    troupe-nopresence) echo "$tmp/troupe serve --addr 127.0.0.1:$port --rate-limit 0 --log-level warn --store sqlite://$tmp/troupe-$port.db --no-presence-rooms '*'" ;;
     centrifugo) echo "$PEERS/centrifugo --config $PEERS/centrifugo.json --http_server.port $port" ;;
     centrifugo-presence) echo "$PEERS/centrifugo --config $tmp/centrifugo-presence.json --http_server.port $port" ;;
     *) echo "bench-peers: unknown server $1" >&2; return 1 ;;
@@ -87,10 +92,10 @@ for scen in "${scenarios[@]}"; do
   for name in $SERVERS; do
     case "$scen" in
       fanout1k)
-        [ "$name" != centrifugo-presence ] || continue
+        [ "$name" != centrifugo-presence ] && [ "$name" != troupe-nopresence ] || continue
         run "$name" "$scen" -scenario fanout -rooms 1 -members 1000 -publishers 1 -rates "$RATES_1K" -warmup "$WARMUP" -measure "$MEASURE" ;;
       fanout100)
-        [ "$name" != centrifugo-presence ] || continue
+        [ "$name" != centrifugo-presence ] && [ "$name" != troupe-nopresence ] || continue
         run "$name" "$scen" -scenario fanout -rooms 100 -members 100 -publishers 100 -rates "$RATES_100" -warmup "$WARMUP" -measure "$MEASURE" ;;
       connect)
         run "$name" "$scen" -scenario connect -conns "$CONNS" -rooms $((CONNS / 100)) -src 127.0.0.2-127.0.0.11 ;;

@@ -46,6 +46,10 @@ type Options struct {
 	// PublisherNode places the publishers (fanout): 0 spreads them with the
 	// members (the default), k puts them all on the k-th of URLs.
 	PublisherNode int
+	// NoPresence configures the idle and storm rooms with presence off
+	// through the server API (APIKey) before the connections join.
+	NoPresence bool
+	APIKey     string
 }
 
 // Run parses args (scenario first) and runs the scenario; it returns the exit status.
@@ -80,6 +84,8 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.JSON, "json", false, "print the result as JSON")
 	var jsonFile string
 	fs.StringVar(&jsonFile, "json-file", "", "also write the result as JSON to this file (scripts: the text on stdout, the figures here)")
+	fs.BoolVar(&o.NoPresence, "no-presence", false, "idle, storm: configure the rooms with presence off (no member lists, no presence diffs) through the server API first; needs --api-key")
+	fs.StringVar(&o.APIKey, "api-key", "", "the server API key (--no-presence)")
 	fs.BoolVar(&o.AllowAny, "allow-non-loopback", false, "allow a target outside 127.0.0.0/8")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
@@ -91,6 +97,10 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	}
 	if o.Src, err = parseSrc(src); err != nil {
 		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	if o.NoPresence && o.APIKey == "" {
+		fmt.Fprintln(stderr, "bench: --no-presence needs --api-key")
 		return 2
 	}
 	urlSet := false

@@ -309,3 +309,38 @@ func TestTargetMustBeLoopback(t *testing.T) {
 		t.Errorf("stdout %q, stderr %q: want the loopback refusal only", stdout.String(), stderr.String())
 	}
 }
+
+// TestStormNoPresence configures the storm's rooms with presence off
+// through the server API before joining them.
+func TestStormNoPresence(t *testing.T) {
+	url := apptest.URL(apptest.Start(t, "--rate-limit", "0", "--api-key", "bench-key"))
+	var r bench.IdleResult
+	runJSON(t, &r, "storm", "--url", url, "--conns", "30", "--rooms", "3", "--no-presence", "--api-key", "bench-key")
+	if r.Conns != 30 || r.Failed != 0 {
+		t.Errorf("storm: %+v, want 30 connections, none failed", r)
+	}
+	for i := range 3 {
+		req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/api/rooms/idle-%d", url, i), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer bench-key")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var room struct {
+			Presence *bool `json:"presence"`
+			Members  int   `json:"members"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&room)
+		resp.Body.Close()
+		if err != nil || room.Presence == nil || *room.Presence || room.Members != 10 {
+			t.Errorf("idle-%d: %+v (%v), want presence false and 10 members", i, room, err)
+		}
+	}
+	var stderr bytes.Buffer
+	if code := bench.Run([]string{"storm", "--url", url, "--no-presence"}, io.Discard, &stderr); code != 2 || !strings.Contains(stderr.String(), "--api-key") {
+		t.Errorf("--no-presence without --api-key: exit %d, %q; want 2 naming --api-key", code, stderr.String())
+	}
+}

@@ -45,6 +45,11 @@ func runIdle(ctx context.Context, o Options, progress io.Writer, hold bool) (Idl
 	for j, u := range nodes {
 		dialers[j] = &dialer{url: u, srcs: o.Src, compress: o.Compress}
 	}
+	if o.NoPresence {
+		if err := turnPresenceOff(ctx, nodes[0], o.APIKey, o.Rooms); err != nil {
+			return res, err
+		}
+	}
 	_, before, err := scrapeAll(ctx, nodes)
 	if err != nil {
 		return res, err
