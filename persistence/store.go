@@ -152,7 +152,8 @@ type Store interface {
 	// It deletes a prefix of the retained stream: oldest first, stopping at
 	// the first message that does not match (so a message with a late
 	// timestamp protects the newer ones behind it, and the retained stream
-	// stays gap-free). It never deletes the room itself and leaves
+	// stays gap-free), and at the first document update the room's
+	// snapshot does not cover (see DocStore). It never deletes the room itself and leaves
 	// LastOffset alone: later appends continue the stream, and offsets are
 	// never reused. Trimming an unknown room deletes nothing and returns 0,
 	// as an unknown room reads as an empty stream. A request CheckTrim
