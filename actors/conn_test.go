@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
@@ -133,37 +132,5 @@ func TestSessionResumesOnAnotherEngine(t *testing.T) {
 	}
 	if _, w4 := third.welcomed("ann", "s_old"); w4.Resumed || w4.User.ID == "anon-old" {
 		t.Fatalf("resume of an expired record = %+v, want a new session", w4)
-	}
-}
-
-// TestHeartbeatSpreadsPingsOverTheInterval: a shard pings its connections a
-// slot at a time through the interval, not all in one instant, and each
-// connection once per interval.
-func TestHeartbeatSpreadsPingsOverTheInterval(t *testing.T) {
-	k := newKit(t, nil)
-	cfg := DefaultConfig()
-	conns := make([]*probe, 2*heartbeatSlots)
-	for i := range conns {
-		conns[i] = k.member(fmt.Sprintf("p%d", i))
-	}
-	pinged := func() (n int) {
-		for _, p := range conns {
-			n += int(p.pings.Load())
-		}
-		return n
-	}
-	step := cfg.HeartbeatInterval / heartbeatSlots
-	for slot := 1; slot <= heartbeatSlots; slot++ {
-		k.clock.Advance(step)
-		eventually(t, fmt.Sprintf("slot %d is pinged", slot), func() bool { return pinged() >= 2*slot })
-		k.eng.ShardConnections() // queued behind the tick: it has ended
-		if got := pinged(); got != 2*slot {
-			t.Fatalf("after %d of %d steps of the interval: %d pings, want %d (one slot of 2 connections per step)", slot, heartbeatSlots, got, 2*slot)
-		}
-	}
-	for i, p := range conns {
-		if n := p.pings.Load(); n != 1 {
-			t.Fatalf("connection %d pinged %d times in one interval, want 1", i, n)
-		}
 	}
 }

@@ -11,7 +11,9 @@ import (
 
 // heartbeatShard is the parent and supervisor of a shard of connection actors.
 // Once per heartbeat interval it stops each welcomed connection that sent
-// nothing within the idle timeout (close 4000) and pings the others. A
+// nothing within the idle timeout (close 4000) and pings the others (those
+// open for an interval at least: a new connection is pinged an interval
+// after it opened at the earliest, as it would be by a plain ticker). A
 // connection actor that panics is stopped and its socket closed with 1011;
 // its siblings are untouched.
 //
@@ -44,9 +46,10 @@ type shardChild struct {
 	pid      *actor.PID
 	peer     Peer
 	welcomed bool
-	user     string // set once welcomed
-	closing  bool   // closed by a drain round
-	slot     int    // which of the shard's slots it is pinged with
+	user     string    // set once welcomed
+	closing  bool      // closed by a drain round
+	slot     int       // which of the shard's slots it is pinged with
+	opened   time.Time // spawned: its first ping comes an interval later
 }
 
 // closeConns asks a shard to stop taking connections and close up to Max of
@@ -81,7 +84,7 @@ func (h *heartbeatShard) Receive(ctx actor.Context) {
 			return
 		}
 		pid := ctx.SpawnPrefix(newConnProps(h.env, m.Peer, m.Info), "conn/")
-		h.children[pid.Id] = &shardChild{pid: pid, peer: m.Peer, slot: h.nextSlot}
+		h.children[pid.Id] = &shardChild{pid: pid, peer: m.Peer, slot: h.nextSlot, opened: h.env.clock.Now()}
 		h.nextSlot = (h.nextSlot + 1) % heartbeatSlots
 		m.Reply <- pid
 	case *connWelcomed:
@@ -173,7 +176,9 @@ func (h *heartbeatShard) tick() {
 			c.peer.Close(CloseIdle, "heartbeat timeout")
 			continue
 		}
-		c.peer.Ping()
+		if now.Sub(c.opened) >= h.env.cfg.HeartbeatInterval {
+			c.peer.Ping()
+		}
 	}
 }
 
@@ -193,15 +198,20 @@ func (h *heartbeatShard) HandleFailure(_ *actor.ActorSystem, supervisor actor.Su
 	supervisor.StopChildren(child)
 }
 
-// startTicker sets the slots' first due times, at this shard's phases within
-// the coming interval, and ticks often enough to serve each slot on time.
-func (h *heartbeatShard) startTicker() {
-	interval := h.env.cfg.HeartbeatInterval
-	step := interval / time.Duration(heartbeatSlots*h.shards)
-	now := h.env.clock.Now()
+// scheduleSlots sets the slots' first due times, at this shard's phases
+// within the interval after now.
+func (h *heartbeatShard) scheduleSlots(now time.Time) {
+	step := h.env.cfg.HeartbeatInterval / time.Duration(heartbeatSlots*h.shards)
 	for i := range h.slotDue {
 		h.slotDue[i] = now.Add(time.Duration(i*h.shards+h.index+1) * step)
 	}
+}
+
+// startTicker schedules the slots and ticks often enough to serve each
+// slot on time.
+func (h *heartbeatShard) startTicker() {
+	interval := h.env.cfg.HeartbeatInterval
+	h.scheduleSlots(h.env.clock.Now())
 	period := interval / heartbeatSlots
 	if period <= 0 {
 		period = interval

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -144,7 +143,6 @@ type probe struct {
 	closed  int       // close code, 0 while open
 	active  time.Time // when the client last sent anything
 	arrived chan struct{}
-	pings   atomic.Int32 // Ping calls
 }
 
 // connect opens a probe connection (not yet welcomed).
@@ -209,8 +207,8 @@ func (p *probe) Offer(b []byte) bool { return p.Enqueue(b) }
 // coalesced.
 func (p *probe) OfferLatest(_ string, b []byte) bool { return p.Enqueue(b) }
 
-// Ping implements Peer: it counts the pings.
-func (p *probe) Ping() { p.pings.Add(1) }
+// Ping implements Peer.
+func (p *probe) Ping() {}
 
 // Close implements Peer: it records the code and tells the connection actor
 // its socket ended, as the transport does.
