@@ -3,6 +3,7 @@ package transport
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -124,7 +125,10 @@ func (h *wsHandler) OnMessage(c *gws.Conn, msg *gws.Message) {
 
 // refuseAtLimit completes the upgrade only to close it with 1013 (../PROTOCOL.md
 // "Close codes"), so browser clients, which never see an HTTP status, learn to
-// retry later.
+// retry later. Like every close it then reads what the client sends until
+// the client closes or the close linger passes: a client that wrote its
+// hello (and joins pipelined behind it) before it read the close frame must
+// not get a TCP reset for them, which would lose the 1013 to a 1006.
 func (s *Server) refuseAtLimit(w http.ResponseWriter, r *http.Request, limit string) {
 	s.metrics.UpgradesRejected.WithLabelValues(limit).Inc()
 	s.metrics.LimitRejections.WithLabelValues(limit).Inc()
@@ -132,8 +136,22 @@ func (s *Server) refuseAtLimit(w http.ResponseWriter, r *http.Request, limit str
 	if err != nil {
 		return // the handshake failed; gws has answered it
 	}
-	_ = c.WriteClose(actors.CloseTryAgainLater, []byte("server at its connection limit; retry later")) // closes the socket either way
 	s.metrics.CloseCode(actors.CloseTryAgainLater)
+	reason := "server at its connection limit; retry later"
+	payload := binary.BigEndian.AppendUint16(make([]byte, 0, 2+len(reason)), actors.CloseTryAgainLater)
+	nc := c.NetConn()
+	if err := c.WriteMessage(gws.OpcodeCloseConnection, append(payload, reason...)); err != nil {
+		_ = nc.Close() // gone already
+		return
+	}
+	if hc, ok := nc.(interface{ CloseWrite() error }); ok {
+		_ = hc.CloseWrite() // best effort: the client reads the close frame to the end
+	}
+	// The handler's goroutine (net/http's, hijacked) lingers, bounded by the deadline.
+	if err := nc.SetReadDeadline(time.Now().Add(s.cfg.CloseLinger)); err == nil {
+		_, _ = io.Copy(io.Discard, nc) // ends at the client's close or the deadline
+	}
+	_ = nc.Close()
 }
 
 // upgradeCorkable hijacks the connection and upgrades it over a corkConn,
