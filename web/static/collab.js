@@ -399,6 +399,10 @@ async function start(name) {
     state.provider.addEventListener('snapshot', (e) => {
       if (e.detail.stored) el.docStatus.dataset.snapshotStored = String(e.detail.offset);
     });
+    state.provider.addEventListener('closed', () => {
+      setStatus('closed', 'These notes were deleted; reload the page to start new ones');
+      el.editor.readOnly = true;
+    });
     state.provider.addEventListener('error', (e) => alertUser(`An edit was refused: ${e.detail.error.message}`));
     await state.provider.whenSynced();
   } catch (err) {

@@ -33,10 +33,17 @@ export interface ProviderErrorEventDetail {
   error: Error
 }
 
+export interface ProviderClosedEventDetail {
+  /** "deleted": the room was deleted through the server API. */
+  reason: string
+}
+
 export interface TroupeYjsProviderEventMap {
   synced: CustomEvent<SyncedEventDetail>
   snapshot: CustomEvent<SnapshotEventDetail>
   error: CustomEvent<ProviderErrorEventDetail>
+  /** The room was deleted: the provider stops syncing (local changes stay unsent). */
+  closed: CustomEvent<ProviderClosedEventDetail>
 }
 
 /**
@@ -44,7 +51,9 @@ export interface TroupeYjsProviderEventMap {
  * (unless the client has), loads the snapshot and the updates after it,
  * sends local changes with docUpdate (queued while offline, sent once after
  * the rejoin), applies the room's `doc` events, syncs again from its offset
- * after every reconnect, and uploads a snapshot every snapshotEvery updates.
+ * after every reconnect, joins a room closed under it again (crashed, moved;
+ * a deleted room ends the syncing), and uploads a snapshot every
+ * snapshotEvery updates.
  */
 export declare class TroupeYjsProvider extends EventTarget {
   constructor(client: TroupeClient, room: string, ydoc: Doc, options?: TroupeYjsProviderOptions)
@@ -58,7 +67,7 @@ export declare class TroupeYjsProvider extends EventTarget {
   readonly pending: number
   /** Resolves once the first sync is applied; rejects when it failed. */
   whenSynced(): Promise<void>
-  /** Resolves once every local update made so far is acknowledged. */
+  /** Resolves once every local update made so far is acknowledged (at once after destroy or a deleted room). */
   flushed(): Promise<void>
   /** Uploads a snapshot at offset now; null when not synced or nothing new since the last one. */
   snapshot(): Promise<SnapshotEventDetail | null>

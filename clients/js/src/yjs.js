@@ -17,6 +17,10 @@
 //     from the offset it had reached: a rejoin that could not replay
 //     everything loses nothing. A new epoch (the server lost the room) gets
 //     the whole local state sent as one update.
+//   - a room closed under it (room_closed: crashed past its restart budget,
+//     or moved to another owner) is joined again and synced; an update the
+//     server answered not_joined meanwhile is sent again with its cid once
+//     the room is back. A deleted room ends the syncing (`closed` event).
 //   - every snapshotEvery updates it has seen it uploads
 //     Y.encodeStateAsUpdate at `offset`, the offset through which it holds
 //     every update of the room (the snapshot covers them all).
@@ -34,6 +38,13 @@ import * as Y from 'yjs'
 /** DEFAULT_SNAPSHOT_EVERY is how many updates the provider sees between snapshots. */
 export const DEFAULT_SNAPSHOT_EVERY = 200
 
+/** newCid returns a random idempotency key for one batch of updates (crypto.randomUUID needs a secure context; getRandomValues does not). */
+function newCid() {
+  const b = new Uint8Array(16)
+  globalThis.crypto.getRandomValues(b)
+  return `c-${Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('')}`
+}
+
 /** MAX_BATCH bounds the local updates merged into one doc_update, in bytes (base64 grows it by a third; the frame limit is 64 KiB). */
 const MAX_BATCH = 32 * 1024
 
@@ -41,7 +52,8 @@ const MAX_BATCH = 32 * 1024
  * TroupeYjsProvider syncs a Y.Doc with the document of a troupe room. Events
  * (CustomEvents): `synced` {offset, snapshot, updates} after each sync,
  * `snapshot` {offset, stored} after an upload, `error` {error} for an update
- * or snapshot the server refused (the provider goes on).
+ * or snapshot the server refused (the provider goes on), `closed` {reason}
+ * when the room was deleted (the provider stops syncing).
  */
 export class TroupeYjsProvider extends EventTarget {
   // Static after construction.
@@ -66,8 +78,12 @@ export class TroupeYjsProvider extends EventTarget {
   #snapshotting = false
   #snapshotOffset = 0 // the newest snapshot offset the server holds, as far as we know
   #flushWaiters = []
+  #closed = false // the room was deleted: nothing more is synced
+  #rejoining = null // the running rejoin after room_closed, or null
+  #epoch = null // the room's epoch at the last sync
   #onDoc
   #onRecovery
+  #onClosed
   #onUpdate
 
   /**
@@ -87,9 +103,11 @@ export class TroupeYjsProvider extends EventTarget {
     this.#snapshotEvery = snapshotEvery
     this.#onDoc = (e) => this.#remote(e.detail)
     this.#onRecovery = (e) => this.#recovered(e.detail)
+    this.#onClosed = (e) => this.#roomClosed(e.detail)
     this.#onUpdate = (update, origin) => this.#local(update, origin)
     client.addEventListener('doc', this.#onDoc)
     client.addEventListener('recovery', this.#onRecovery)
+    client.addEventListener('room_closed', this.#onClosed)
     ydoc.on('update', this.#onUpdate)
     this.#ready = this.#start()
     // whenSynced is how callers learn of a failed start; this keeps an
@@ -127,9 +145,9 @@ export class TroupeYjsProvider extends EventTarget {
     return this.#ready
   }
 
-  /** flushed resolves once every local update made so far is acknowledged. */
+  /** flushed resolves once every local update made so far is acknowledged (at once when the provider was destroyed or its room deleted). */
   flushed() {
-    if (this.#pending.length === 0) return Promise.resolve()
+    if (this.#pending.length === 0 || this.#closed || this.#destroyed) return Promise.resolve()
     return new Promise((resolve) => this.#flushWaiters.push(resolve))
   }
 
@@ -149,6 +167,7 @@ export class TroupeYjsProvider extends EventTarget {
     this.#destroyed = true
     this.#client.removeEventListener('doc', this.#onDoc)
     this.#client.removeEventListener('recovery', this.#onRecovery)
+    this.#client.removeEventListener('room_closed', this.#onClosed)
     this.#doc.off('update', this.#onUpdate)
     for (const wake of this.#flushWaiters.splice(0)) wake()
     if (this.#joinedHere) this.#client.leave(this.#room).catch(() => {})
@@ -192,6 +211,7 @@ export class TroupeYjsProvider extends EventTarget {
           this.#sinceSnapshot += res.updates.length
           this.#offset = Math.max(this.#offset, res.offset, this.#seenUnsynced)
           this.#seenUnsynced = 0
+          this.#epoch = this.#client.position(this.#room)?.epoch ?? this.#epoch
           this.#synced = true
           this.#emit('synced', { offset: this.#offset, snapshot: res.snapshot?.offset ?? null, updates: res.updates.length })
           if (!this.#resync) break
@@ -219,7 +239,7 @@ export class TroupeYjsProvider extends EventTarget {
 
   /** #recovered syncs again after the client rejoined the room. */
   #recovered(ev) {
-    if (ev.room !== this.#room || this.#destroyed) return
+    if (ev.room !== this.#room || this.#destroyed || this.#closed) return
     this.#synced = false
     this.#seenUnsynced = 0
     let after = this.#offset
@@ -234,6 +254,45 @@ export class TroupeYjsProvider extends EventTarget {
     this.#flush()
   }
 
+  /**
+   * #roomClosed handles the room closing under the provider: deleted ends
+   * the syncing; any other reason (crashed, moved) joins it again.
+   */
+  #roomClosed(ev) {
+    if (ev.room !== this.#room || this.#destroyed || this.#closed) return
+    this.#synced = false
+    if (ev.reason === 'deleted') {
+      this.#closed = true
+      this.#emit('closed', { reason: ev.reason })
+      for (const wake of this.#flushWaiters.splice(0)) wake()
+      return
+    }
+    this.#rejoin().catch((error) => this.#emit('error', { error }))
+  }
+
+  /** #rejoin joins the room again (once, however many ask) and syncs from where the provider got; a new epoch gets the whole state sent again. */
+  #rejoin() {
+    this.#rejoining ??= (async () => {
+      try {
+        this.#synced = false
+        const joined = await this.#client.join(this.#room)
+        if (this.#destroyed || this.#closed) return
+        let after = this.#offset
+        if (this.#epoch !== null && joined.epoch !== this.#epoch) {
+          // The room's history is gone: our state goes back as one update.
+          this.#offset = 0
+          this.#snapshotOffset = 0
+          after = 0
+          this.#pending.push(Y.encodeStateAsUpdate(this.#doc))
+        }
+        await this.#sync(after)
+      } finally {
+        this.#rejoining = null
+      }
+    })()
+    return this.#rejoining
+  }
+
   /** #local queues a change made to the doc here. */
   #local(update, origin) {
     if (origin === this || this.#destroyed) return
@@ -244,21 +303,38 @@ export class TroupeYjsProvider extends EventTarget {
   /** #flush runs the send loop unless it runs already: one doc_update at a time, until nothing is pending. */
   #flush() {
     // Local changes made before the first sync wait for it (the room may not be joined yet).
-    if (this.#flushing || this.#destroyed || !this.#started || this.#pending.length === 0) return
+    if (this.#flushing || this.#destroyed || this.#closed || !this.#started || this.#pending.length === 0) return
     this.#flushing = (async () => {
       try {
-        while (this.#pending.length > 0 && !this.#destroyed) {
+        while (this.#pending.length > 0 && !this.#destroyed && !this.#closed) {
           let n = 1
           let bytes = this.#pending[0].length
           while (n < this.#pending.length && bytes + this.#pending[n].length <= MAX_BATCH) bytes += this.#pending[n++].length
           const batch = this.#pending.slice(0, n)
           const update = n === 1 ? batch[0] : Y.mergeUpdates(batch)
-          try {
-            await this.#client.docUpdate(this.#room, update)
-            this.#caughtUp()
-          } catch (error) {
-            if (this.#client.state === 'closed') return
-            this.#emit('error', { error }) // refused (too large, say): it is dropped
+          // One cid for the batch, so that sending it again after a rejoin stores it once.
+          const cid = newCid()
+          for (;;) {
+            try {
+              await this.#client.docUpdate(this.#room, update, { cid })
+              this.#caughtUp()
+              break
+            } catch (error) {
+              if (this.#client.state === 'closed') return
+              if (error?.code === 'not_joined' && !this.#destroyed && !this.#closed) {
+                // The room closed under us (room_closed is on its way or was handled): send it again once joined.
+                try {
+                  await this.#rejoin()
+                } catch (err) {
+                  this.#emit('error', { error: err }) // the next local change tries again
+                  return
+                }
+                if (this.#destroyed || this.#closed) return
+                continue
+              }
+              this.#emit('error', { error }) // refused (too large, say): it is dropped
+              break
+            }
           }
           this.#pending.splice(0, n)
           this.#seen(n)
@@ -266,7 +342,7 @@ export class TroupeYjsProvider extends EventTarget {
       } finally {
         this.#flushing = null
         if (this.#pending.length === 0) for (const wake of this.#flushWaiters.splice(0)) wake()
-        else if (!this.#destroyed && this.#client.state !== 'closed') this.#flush()
+        else if (!this.#destroyed && !this.#closed && this.#client.state !== 'closed') this.#flush()
       }
     })()
   }

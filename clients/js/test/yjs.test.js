@@ -10,7 +10,7 @@ import { bundle } from '../build/web-vendor.js'
 import { TroupeYjsProvider } from '../src/yjs.js'
 import { WAIT_MS, connectClient } from '../test-support/clients.js'
 import { faultySocket } from '../test-support/faults.js'
-import { startServer } from '../test-support/server.js'
+import { API_KEY, startServer } from '../test-support/server.js'
 
 /** untilText resolves once ydoc's text 't' satisfies cond, re-checking on every update of the doc. */
 function untilText(ydoc, what, cond) {
@@ -143,6 +143,46 @@ describe('Yjs provider', () => {
     assert.equal(first.offset, 15)
     assert.equal(doc.getText('t').toString(), want)
     assert.equal(provider.offset, 15)
+  })
+
+  test('a room closed under the providers (crashed past its restarts) is joined again; edits of the gap are not lost', async (t) => {
+    const srv = await startServer(t, '--room-restarts', '0')
+    const a = await openDoc(t, srv.url, 'alice', 'notes')
+    const b = await openDoc(t, srv.url, 'bob', 'notes')
+    a.text.insert(0, 'before ')
+    await untilText(b.doc, 'the first edit at bob', (s) => s === 'before ')
+
+    const closed = Promise.all([a.rec.next('room_closed'), b.rec.next('room_closed')])
+    const resynced = Promise.all([nextEvent(a.provider, 'synced'), nextEvent(b.provider, 'synced')])
+    await srv.drill({ kind: 'room-crash', room: 'notes' })
+    const reasons = (await closed).map((d) => d.reason)
+    assert.deepEqual(reasons, ['crashed', 'crashed'])
+    // Alice edits at once: her update meets the closed room (not_joined) or the rejoined one.
+    a.text.insert(a.text.length, 'after')
+    await resynced
+    const want = 'before after'
+    await Promise.all([untilText(a.doc, want, (s) => s === want), untilText(b.doc, want, (s) => s === want)])
+    await a.provider.flushed()
+    assert.deepEqual(a.client.joinedRooms(), ['notes'])
+    assert.deepEqual([a.errors, b.errors], [[], []])
+    const c = await openDoc(t, srv.url, 'carol', 'notes')
+    assert.equal(c.text.toString(), want)
+  })
+
+  test('a deleted room ends the syncing with a closed event', async (t) => {
+    const srv = await startServer(t)
+    const a = await openDoc(t, srv.url, 'alice', 'notes')
+    a.text.insert(0, 'doomed')
+    await a.provider.flushed()
+    const closed = nextEvent(a.provider, 'closed')
+    const res = await fetch(`${srv.url}/api/rooms/notes`, { method: 'DELETE', headers: { Authorization: `Bearer ${API_KEY}` } })
+    assert.equal(res.status, 204)
+    assert.deepEqual(await closed, { reason: 'deleted' })
+    assert.equal(a.provider.synced, false)
+    a.text.insert(0, 'not sent ')
+    assert.equal(a.provider.pending, 1)
+    await a.provider.flushed() // resolves: nothing will be sent
+    assert.deepEqual(a.client.joinedRooms(), [])
   })
 
   test('destroy stops syncing and leaves the room the provider joined', async (t) => {
