@@ -1,7 +1,7 @@
 # troupe — common tasks. `make test` is the one command that runs every test.
 GO ?= go
 
-.PHONY: all build run test deps test-go test-js test-browser node-deps web-vendor test-short fuzz bench bench-cluster bench-peers delivery-costs drill-cluster vet fmt cross
+.PHONY: all build run test deps test-go test-js test-browser node-deps web-vendor test-short fuzz bench bench-go bench-cluster bench-peers delivery-costs drill-cluster vet fmt cross
 
 all: build
 
@@ -66,7 +66,11 @@ fuzz:
 	$(GO) test ./transport/wire/ -run '^$$' -fuzz FuzzDecode -fuzztime 60s
 	$(GO) test ./cmd/troupe/app/ -run '^$$' -fuzz FuzzConnectionFrames -fuzztime 60s -fuzzminimizetime 0s
 
-bench:
+# The figures: the Go benchmarks, then the side-by-side run with Centrifugo
+# (bench-peers, below; it needs ../shared/bench and the peers it builds).
+bench: bench-go bench-peers
+
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 # Cluster fan-out figures (troupe bench against one node and three nodes on a

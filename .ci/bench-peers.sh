@@ -14,7 +14,8 @@
 #                   work troupe always does), for the connect storm
 # Scenarios: fanout1k (1 room × 1,000, one publisher), fanout100 (100 rooms ×
 # 100, 100 publishers), connect (15,000 connections, 100 per room: storm rate
-# and idle memory per joined connection).
+# and idle memory per joined connection). It ends with two tables: the
+# ratios, and the CPU (and steal) of both sides per scenario.
 #
 # Usage: .ci/bench-peers.sh [SCENARIO…]        (default: fanout1k fanout100 connect)
 # Settings (environment):
@@ -128,4 +129,28 @@ jq -rs '
   (if $b then "\($b.sat_deliv_per_s | round) (\($b.sat_p99_ms * 10 | round / 10) ms)" + (if $b.target == "troupe" then " " + ratio($b.sat_deliv_per_s; $f100c) else "" end) else "" end) + " | " +
   (if $d then "\($d.conn_per_s | round)" + (if $d.target == "troupe" then " " + ratio($d.conn_per_s; $cp) + " of presence, " + ratio($d.conn_per_s; $cn) + " of none" else "" end) else "" end) + " | " +
   (if $d then "\($d.rss_per_conn_kib * 10 | round / 10)" + (if $d.target == "troupe" and $d.rss_per_conn_kib > 0 then " (÷" + ((($cm / $d.rss_per_conn_kib) * 100 | round) / 100 | tostring) + ")" else "" end) else "" end) + " |"
+' "$out"
+
+echo
+echo "=== CPU of both sides (server on CPU 0 / load generator on CPU 1, % of one core), at each scenario's saturation; steal is the most any step saw"
+jq -rs '
+  def pct(x): if x == null then "-" else (x | round | tostring) + "%" end;
+  (map(select(.scenario == "fanout" and .rooms == 1 and .members == 1000))) as $f1 |
+  (map(select(.scenario == "fanout" and .rooms == 100 and .members == 100))) as $f100 |
+  (map(select(.scenario == "fanout-step" and .rooms == 100 and .members == 100 and .rate == 500))) as $s500 |
+  (map(select(.scenario == "connect"))) as $c |
+  "| server | 1 × 1,000 server / load | 100 × 100 server / load | 100 × 100 at 500 msg/s: p50 / p99, server / load | connect server / load | steal |",
+  "|---|---|---|---|---|---|",
+  ([.[] | .label] | unique[]) as $l |
+  ($f1 | map(select(.label == $l)) | first) as $a |
+  ($f100 | map(select(.label == $l)) | first) as $b |
+  ($s500 | map(select(.label == $l)) | first) as $s |
+  ($c | map(select(.label == $l)) | first) as $d |
+  ([.[] | select(.label == $l) | .steal_pct // 0] | max) as $steal |
+  "| \($l) | " +
+  (if $a then pct($a.sat_srv_cpu_pct) + " / " + pct($a.sat_gen_cpu_pct) else "" end) + " | " +
+  (if $b then pct($b.sat_srv_cpu_pct) + " / " + pct($b.sat_gen_cpu_pct) else "" end) + " | " +
+  (if $s then "\($s.p50_ms * 10 | round / 10) / \($s.p99_ms * 10 | round / 10) ms, " + pct($s.srv_cpu_pct) + " / " + pct($s.gen_cpu_pct) else "" end) + " | " +
+  (if $d then pct($d.srv_cpu_connect_pct) + " / " + pct($d.gen_cpu_connect_pct) else "" end) + " | " +
+  "\($steal * 10 | round / 10)% |"
 ' "$out"
