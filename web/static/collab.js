@@ -386,7 +386,8 @@ async function start(name) {
 
   try {
     await client.connect();
-    const joined = await client.join(ROOM);
+    // No chat history: the notes come from the document's sync.
+    const joined = await client.join(ROOM, { history: 0 });
     for (const m of joined.members) state.members.set(m.id, m);
     applyStates(joined.states);
     publishPresence(false);
