@@ -2,7 +2,7 @@
 //
 //	troupe [serve] [flags]      run the server (the default)
 //	troupe check-config [flags] validate the configuration and exit
-//	troupe bench SCENARIO ...   load a running server (idle, fanout with --rate or a --rates ramp, storm)
+//	troupe bench SCENARIO ...   load a running server (idle, fanout with --rate or a --rates ramp, storm, signals)
 //	troupe drill [flags]        crash things (or kill and pause cluster nodes) under load and verify nothing is lost
 package main
 
@@ -60,7 +60,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: troupe [serve|check-config] [flags]\n       troupe bench idle|fanout|storm --url http://HOST:PORT [flags]\n       troupe drill --url http://HOST:PORT --api-key KEY [--kinds ...] [--clients 50] [--rooms 5] [--duration 20s] [--json]\n       troupe drill --nodes URL,URL,... --pids PID,PID,... --kinds node-kill|node-pause [--pause 6s] [flags]")
+	fmt.Fprintln(w, "usage: troupe [serve|check-config] [flags]\n       troupe bench idle|fanout|storm|signals --url http://HOST:PORT [flags]\n       troupe drill --url http://HOST:PORT --api-key KEY [--kinds ...] [--clients 50] [--rooms 5] [--duration 20s] [--json]\n       troupe drill --nodes URL,URL,... --pids PID,PID,... --kinds node-kill|node-pause [--pause 6s] [flags]")
 	fs := configs.NewFlagSet("troupe")
 	fs.SetOutput(w)
 	fs.PrintDefaults()

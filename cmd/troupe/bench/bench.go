@@ -25,7 +25,7 @@ type Options struct {
 	Rooms      int
 	Members    int
 	Publishers int
-	Rate       float64   // messages/s over all publishers; 0: as fast as acks allow
+	Rate       float64   // messages/s over all publishers (signals: per client); 0: as fast as acks allow
 	Rates      []float64 // fanout ramp: one run per rate, in order (overrides Rate)
 	Window     int       // unacked sends per publisher: goroutines each waiting for its ack
 	Size       int
@@ -50,12 +50,17 @@ type Options struct {
 	// through the server API (APIKey) before the connections join.
 	NoPresence bool
 	APIKey     string
+
+	// Clients are the members of the signals scenario's one room, Room.
+	// Rate is then each client's signals/s.
+	Clients int
+	Room    string
 }
 
 // Run parses args (scenario first) and runs the scenario; it returns the exit status.
 func Run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fmt.Fprintln(stderr, "usage: troupe bench idle|fanout|storm --url http://HOST:PORT | --urls http://HOST:PORT,… [flags]")
+		fmt.Fprintln(stderr, "usage: troupe bench idle|fanout|storm|signals --url http://HOST:PORT | --urls http://HOST:PORT,… [flags]")
 		return 2
 	}
 	scenario := args[0]
@@ -71,7 +76,9 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.Rooms, "rooms", 1, "rooms")
 	fs.IntVar(&o.Members, "members", 100, "members per room (fanout)")
 	fs.IntVar(&o.Publishers, "publishers", 1, "publishing members (fanout)")
-	fs.Float64Var(&o.Rate, "rate", 0, "messages/s over all publishers (0: as fast as acks come back)")
+	fs.Float64Var(&o.Rate, "rate", 0, "fanout: messages/s over all publishers (0: as fast as acks come back); signals: signals/s per client")
+	fs.IntVar(&o.Clients, "clients", 50, "clients in the room (signals)")
+	fs.StringVar(&o.Room, "room", "signals", "the room (signals)")
 	var rates string
 	fs.StringVar(&rates, "rates", "", "fanout ramp: comma-separated rates, one --duration run each (overrides --rate)")
 	fs.IntVar(&o.Window, "window", 64, "unacked sends per publisher (with --rate too: it caps the rate a slow server gets)")
@@ -79,7 +86,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.DataBytes, "data-bytes", 0, "JSON data payload bytes on every message (fanout); 0: none")
 	fs.BoolVar(&o.Compress, "compression", false, "clients offer permessage-deflate")
 	fs.DurationVar(&o.Settle, "settle", 0, "fanout: wait this long after joining before publishing (the joins' presence pushes done)")
-	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "how long to publish (fanout) or hold (idle)")
+	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "how long to publish (fanout, signals) or hold (idle)")
 	fs.StringVar(&src, "src", "", "source addresses, e.g. 127.0.0.2-127.0.0.11")
 	fs.BoolVar(&o.JSON, "json", false, "print the result as JSON")
 	var jsonFile string
@@ -127,6 +134,8 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		res, err = runIdle(ctx, o, stderr, true)
 	case "storm":
 		res, err = runIdle(ctx, o, stderr, false)
+	case "signals":
+		res, err = runSignals(ctx, o, stderr)
 	case "fanout":
 		if len(o.Rates) > 0 {
 			res, err = runRamp(ctx, o, stderr)

@@ -91,6 +91,7 @@ type serverStats struct {
 	BytesOut     float64
 	RoomsActive  float64
 	RoomsRelayed float64 // cluster: active rooms another node owns
+	Coalesced    float64 // frames the outboxes replaced with a later one (signals)
 }
 
 // plus returns the sum of s and o: the figures of several nodes.
@@ -99,6 +100,7 @@ func (s serverStats) plus(o serverStats) serverStats {
 		RSSBytes: s.RSSBytes + o.RSSBytes, CPUSeconds: s.CPUSeconds + o.CPUSeconds,
 		Deliveries: s.Deliveries + o.Deliveries, BytesOut: s.BytesOut + o.BytesOut,
 		RoomsActive: s.RoomsActive + o.RoomsActive, RoomsRelayed: s.RoomsRelayed + o.RoomsRelayed,
+		Coalesced: s.Coalesced + o.Coalesced,
 	}
 }
 
@@ -154,6 +156,8 @@ func scrape(ctx context.Context, base string) (serverStats, error) {
 			s.RoomsActive = v
 		case "troupe_rooms_relayed":
 			s.RoomsRelayed = v
+		case `troupe_drops_total{reason="coalesced"}`:
+			s.Coalesced = v
 		}
 	}
 	return s, sc.Err()
