@@ -108,9 +108,8 @@ func (c *Client) connect(ctx context.Context, reconnect bool) (*conn, error) {
 	c.mu.Unlock()
 	// The welcome is installed on the read loop, before the next frame: the
 	// replies to joins pipelined behind the hello find the connection current.
-	installed := false
 	cn.cork.cork()
-	answer := cn.start(hello.ID, hello, func(f *inFrame) { installed = c.install(cn, f, reconnect) }, c.opts.RequestTimeout)
+	answer := cn.start(hello.ID, hello, func(f *inFrame) { c.install(cn, f, reconnect) }, c.opts.RequestTimeout)
 	if reconnect {
 		cn.rejoins = c.sendRejoins(cn)
 	}
@@ -119,51 +118,56 @@ func (c *Client) connect(ctx context.Context, reconnect bool) (*conn, error) {
 		cn.log.Debug("hello not written", "err", err)
 	}
 	f, err := answer.wait(ctx)
-	if err == nil && f.Type != typeWelcome {
-		err = fmt.Errorf("hello answered with %q", f.Type)
-	}
-	if err == nil && !installed {
-		c.mu.Lock()
-		err = c.closedErr
-		c.mu.Unlock()
-	}
-	if err != nil {
-		c.mu.Lock()
+	// Installed or abandoned, decided under c.mu, which install holds: a
+	// welcome that came as the wait gave up (a timeout, a cancelled ctx)
+	// still made the connection current, and the replies to its rejoins
+	// may have made rooms ready on it, so it is kept. One not installed is
+	// abandoned before install can run, and its replies change nothing.
+	c.mu.Lock()
+	installed := c.cur == cn
+	if !installed {
 		cn.abandoned = true
-		if c.cur == cn { // welcomed as the wait gave up
-			c.cur = nil
-			c.notifyLocked()
+		switch {
+		case err != nil:
+		case f.Type != typeWelcome:
+			err = fmt.Errorf("hello answered with %q", f.Type)
+		case c.closedErr != nil:
+			err = c.closedErr
+		default:
+			err = errors.New("welcome not installed")
 		}
-		c.mu.Unlock()
+	}
+	session, user := c.session, c.user
+	c.mu.Unlock()
+	if !installed {
 		for _, sj := range cn.rejoins {
 			sj.drop()
 		}
 		cn.close()
 		return nil, fmt.Errorf("hello: %w", err)
 	}
-	cn.log.Info("connected", "session", f.Session, "user", f.User.ID, "resumed", f.Resumed)
+	cn.log.Info("connected", "session", session, "user", user.ID, "late", err != nil)
 	return cn, nil
 }
 
-// install makes cn the current connection with its welcome f; it runs on
-// the read loop. It reports false when f is no welcome or the client
-// closed meanwhile.
-func (c *Client) install(cn *conn, f *inFrame, reconnect bool) bool {
+// install makes cn the current connection with its welcome f, unless
+// connect abandoned it (it gave up waiting first) or the client closed; it
+// runs on the read loop.
+func (c *Client) install(cn *conn, f *inFrame, reconnect bool) {
 	if f.Type != typeWelcome {
-		return false
+		return
 	}
 	cn.welcomed(f)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closedErr != nil || cn.abandoned {
-		return false
+		return
 	}
 	c.cur = cn
 	c.session = f.Session
 	c.user = f.User
 	c.enqueueLocked(ConnectedEvent{Session: f.Session, User: f.User, Conn: f.Conn, Resumed: f.Resumed, Reconnect: reconnect})
 	c.notifyLocked()
-	return true
 }
 
 // handshake dials TCP (and TLS) and upgrades to WebSocket with subprotocol

@@ -326,6 +326,11 @@ func (p *pending) wait(ctx context.Context) (*inFrame, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-p.timer.C:
+		select {
+		case f := <-cl.reply: // it came as the timer fired: the reply wins
+			return replyOrError(f)
+		default:
+		}
 		return nil, fmt.Errorf("%w after %s", ErrRequestTimeout, p.timeout)
 	}
 }

@@ -212,6 +212,11 @@ func (c *Client) rejoined(cn *conn, name string, f *inFrame) rejoinOutcome {
 		return rejoinAborted
 	}
 	c.mu.Lock()
+	if c.cur != cn {
+		// An abandoned connection: the next one rejoins the room.
+		c.mu.Unlock()
+		return rejoinAborted
+	}
 	r := c.rooms[name]
 	if r == nil || r.ready {
 		c.mu.Unlock()
