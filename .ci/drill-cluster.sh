@@ -11,7 +11,8 @@
 # Settings (environment): DURATION=60s CLIENTS=30 ROOMS=6 RATE=10 (per
 # client, messages/s), LISTENERS=0 (more clients, all on node 0, that only
 # receive: the reconnect storm when node 0 dies), TROUPE_BIN=PATH (run this binary instead of building),
-# JSON=1 (print the JSON report instead of the text one).
+# JSON=1 (print the JSON report instead of the text one), KEEP_LOGS=DIR
+# (copy the nodes' logs there at the end), LOG_LEVEL=warn (the nodes' level).
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -45,6 +46,7 @@ cleanup() {
   if [ "$status" != 0 ] && [ "$status" != 1 ]; then
     for f in "$tmp"/node*.log; do [ -s "$f" ] && { echo "--- last lines of $(basename "$f")" >&2; tail -n 20 "$f" >&2; }; done
   fi
+  if [ -n "${KEEP_LOGS:-}" ]; then mkdir -p "$KEEP_LOGS" && cp "$tmp"/node*.log "$KEEP_LOGS"/ 2>/dev/null || true; fi
   rm -rf "$tmp"
   exit "$status"
 }
@@ -71,7 +73,7 @@ for i in 0 1 2; do
   peers+=${peers:+,}${routes[i]}
 done
 for i in 0 1 2; do
-  "$bin" serve --addr "${addrs[i]}" --store "$store" --api-key drill --rate-limit 0 --log-level warn \
+  "$bin" serve --addr "${addrs[i]}" --store "$store" --api-key drill --rate-limit 0 --log-level "${LOG_LEVEL:-warn}" \
     --node-id "n$((i + 1))" --cluster-listen "${routes[i]}" --cluster-peers "$peers" >"$tmp/node$((i + 1)).log" 2>&1 &
   pids+=($!)
   urls+=${urls:+,}http://${addrs[i]}

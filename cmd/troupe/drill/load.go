@@ -102,6 +102,10 @@ func (m *member) onEvent(ev troupe.Event) {
 			m.stats.mu.Unlock()
 		}
 		m.mu.Unlock()
+	case troupe.RejoinFailedEvent:
+		// The server refused the room after a reconnect: the client no
+		// longer tracks it, so the report shows why.
+		m.stats.addError(e.Err)
 	case troupe.ClosedEvent:
 		if e.Err != nil {
 			m.mu.Lock()
