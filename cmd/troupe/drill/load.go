@@ -242,7 +242,7 @@ func openEach(ctx context.Context, members []*member, errs []error, led *ledger,
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			c, err := troupe.Dial(ctx, troupe.Options{URL: nodes.urls[m.home], Name: m.name, OnEvent: m.onEvent,
-				DialContext: nodes.dialer(m.home, m.connectedTo)})
+				DialContext: nodes.dialer(m.home, i, m.connectedTo)})
 			if err != nil {
 				errs[i] = fmt.Errorf("client %s: %w", m.name, err)
 				return

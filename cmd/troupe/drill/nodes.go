@@ -78,13 +78,14 @@ func (c *trackedConn) Close() error {
 }
 
 // dialer returns a client's DialContext: it ignores the address it is
-// given, tries home first and then the next nodes in turn, skipping those
-// marked down (unless every node is), and tells connected which node took
-// the connection.
-func (s *nodeSet) dialer(home int, connected func(node int)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+// given, tries home first and then the other nodes in an order that
+// depends on spread (as a load balancer spreads the clients of a node that
+// died over the others), skipping those marked down (unless every node is),
+// and tells connected which node took the connection.
+func (s *nodeSet) dialer(home, spread int, connected func(node int)) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, _ string) (net.Conn, error) {
 		var errs []error
-		for _, node := range s.order(home) {
+		for _, node := range s.order(home, spread) {
 			d := net.Dialer{Timeout: dialTimeout}
 			nc, err := d.DialContext(ctx, network, s.addrs[node])
 			if err != nil {
@@ -105,14 +106,18 @@ func (s *nodeSet) dialer(home int, connected func(node int)) func(ctx context.Co
 	}
 }
 
-// order lists the nodes to try for a client of home: the nodes that are up
-// from home on, then those marked down.
-func (s *nodeSet) order(home int) []int {
+// order lists the nodes to try for a client of home: home, then the others
+// starting at the spread-th after home, those up before those marked down.
+func (s *nodeSet) order(home, spread int) []int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var up, down []int
-	for k := range s.urls {
-		node := (home + k) % len(s.urls)
+	n := len(s.urls)
+	for k := range n {
+		node := home
+		if k > 0 {
+			node = (home + 1 + (spread+k-1)%(n-1)) % n
+		}
 		if s.down[node] {
 			down = append(down, node)
 		} else {

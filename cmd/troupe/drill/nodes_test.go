@@ -164,7 +164,7 @@ func TestNodeSetFailsOverAndClosesConnectionsOfADownNode(t *testing.T) {
 	var downAt []int
 	s.onDown(func(n int, _ time.Time) { downAt = append(downAt, n) })
 	var on int
-	dial := s.dialer(0, func(n int) { on = n })
+	dial := s.dialer(0, 0, func(n int) { on = n })
 	c, err := dial(context.Background(), "tcp", "ignored:1")
 	if err != nil || on != 0 {
 		t.Fatalf("dial = %v on node %d", err, on)
@@ -191,5 +191,36 @@ func TestNodeSetFailsOverAndClosesConnectionsOfADownNode(t *testing.T) {
 	}
 	if s.upCount() != 2 {
 		t.Fatalf("node 0 did not come back: up %d", s.upCount())
+	}
+}
+
+// TestOrderSpreadsFailover checks that the clients of a node that is down
+// fail over to all the other nodes, by their spread, not all to the next.
+func TestOrderSpreadsFailover(t *testing.T) {
+	s, err := newNodeSet([]string{"http://127.0.0.1:1", "http://127.0.0.1:2", "http://127.0.0.1:3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for spread, want := range [][]int{{0, 1, 2}, {0, 2, 1}, {0, 1, 2}} {
+		if got := s.order(0, spread); !reflect.DeepEqual(got, want) {
+			t.Errorf("order(0, %d) = %v, want %v", spread, got, want)
+		}
+	}
+	for range checkFall {
+		s.checked(0, false)
+	}
+	firsts := map[int]int{}
+	for spread := range 10 {
+		got := s.order(0, spread)
+		if got[len(got)-1] != 0 {
+			t.Errorf("order(0, %d) = %v: the node down is not last", spread, got)
+		}
+		firsts[got[0]]++
+	}
+	if firsts[1] != 5 || firsts[2] != 5 {
+		t.Errorf("10 clients of the node down would go first to %v, want 5 to each other node", firsts)
+	}
+	if got := s.order(1, 1); !reflect.DeepEqual(got, []int{1, 2, 0}) {
+		t.Errorf("order(1, 1) = %v, want [1 2 0]", got)
 	}
 }
