@@ -43,6 +43,55 @@ type SessionStore interface {
 	DeleteExpiredSessions(ctx context.Context, now time.Time, limit int) (int, error)
 }
 
+// SessionBatchStore is a SessionStore that saves and loads many sessions
+// in one round trip: a reconnect storm on a cluster node loads and saves a
+// session per client. SaveSessions and LoadSessions use it when a store
+// has it, and one call per session otherwise.
+type SessionBatchStore interface {
+	// SaveSessionBatch saves every record of recs as SaveSession would;
+	// of two records with one ID the later wins.
+	SaveSessionBatch(ctx context.Context, recs []SessionRecord) error
+	// LoadSessionBatch returns the records of ids that exist, by ID.
+	LoadSessionBatch(ctx context.Context, ids []string) (map[string]SessionRecord, error)
+}
+
+// SaveSessions saves recs into s, in one round trip when s is a
+// SessionBatchStore.
+func SaveSessions(ctx context.Context, s SessionStore, recs []SessionRecord) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	if b, ok := s.(SessionBatchStore); ok {
+		return b.SaveSessionBatch(ctx, recs)
+	}
+	for _, rec := range recs {
+		if err := s.SaveSession(ctx, rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// LoadSessions returns the records of ids that exist in s, by ID, in one
+// round trip when s is a SessionBatchStore.
+func LoadSessions(ctx context.Context, s SessionStore, ids []string) (map[string]SessionRecord, error) {
+	if b, ok := s.(SessionBatchStore); ok && len(ids) > 0 {
+		return b.LoadSessionBatch(ctx, ids)
+	}
+	out := make(map[string]SessionRecord, len(ids))
+	for _, id := range ids {
+		rec, err := s.LoadSession(ctx, id)
+		switch {
+		case errors.Is(err, ErrNoSuchSession):
+		case err != nil:
+			return nil, err
+		default:
+			out[id] = rec
+		}
+	}
+	return out, nil
+}
+
 // ExpiresMillis returns the stored form of a SessionRecord's Expires: Unix
 // milliseconds, and ok false for a zero Expires (stored as absent).
 func ExpiresMillis(t time.Time) (ms int64, ok bool) {

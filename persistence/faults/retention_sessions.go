@@ -42,6 +42,22 @@ func (s *Store) LoadSession(ctx context.Context, id string) (persistence.Session
 	return s.inner.LoadSession(ctx, id)
 }
 
+// SaveSessionBatch implements persistence.SessionBatchStore.
+func (s *Store) SaveSessionBatch(ctx context.Context, recs []persistence.SessionRecord) error {
+	if err := s.gate(ctx); err != nil {
+		return err
+	}
+	return persistence.SaveSessions(ctx, s.inner, recs)
+}
+
+// LoadSessionBatch implements persistence.SessionBatchStore.
+func (s *Store) LoadSessionBatch(ctx context.Context, ids []string) (map[string]persistence.SessionRecord, error) {
+	if err := s.gate(ctx); err != nil {
+		return nil, err
+	}
+	return persistence.LoadSessions(ctx, s.inner, ids)
+}
+
 // DeleteSession implements persistence.SessionStore.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	if err := s.gate(ctx); err != nil {

@@ -247,6 +247,24 @@ func (d *dialing) LoadSession(ctx context.Context, id string) (persistence.Sessi
 	return s.LoadSession(ctx, id)
 }
 
+// SaveSessionBatch implements persistence.SessionBatchStore.
+func (d *dialing) SaveSessionBatch(ctx context.Context, recs []persistence.SessionRecord) error {
+	s, err := d.store()
+	if err != nil {
+		return err
+	}
+	return persistence.SaveSessions(ctx, s, recs)
+}
+
+// LoadSessionBatch implements persistence.SessionBatchStore.
+func (d *dialing) LoadSessionBatch(ctx context.Context, ids []string) (map[string]persistence.SessionRecord, error) {
+	s, err := d.store()
+	if err != nil {
+		return nil, err
+	}
+	return persistence.LoadSessions(ctx, s, ids)
+}
+
 // DeleteSession implements persistence.Store.
 func (d *dialing) DeleteSession(ctx context.Context, id string) error {
 	s, err := d.store()

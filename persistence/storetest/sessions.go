@@ -78,6 +78,39 @@ func runSessions(t *testing.T, open func(t *testing.T) persistence.Store) {
 		}
 	})
 
+	t.Run("SessionsInBatches", func(t *testing.T) {
+		s := open(t)
+		ctx := t.Context()
+		MustSaveSession(t, s, persistence.SessionRecord{ID: "old", UserID: "u_old", Name: "Old"})
+		batch := []persistence.SessionRecord{
+			{ID: "b1", UserID: "u_1", Name: "One"},
+			{ID: "old", UserID: "u_9", Name: "Replaced", Expires: sessionEpoch},
+			{ID: "b2 ' \" 🎭", UserID: "u_2", Name: "nul\x00", Anonymous: true, Expires: sessionEpoch.Add(time.Hour)},
+			{ID: "b1", UserID: "u_1", Name: "One, later"}, // the later of one ID wins
+		}
+		if err := persistence.SaveSessions(ctx, s, batch); err != nil {
+			t.Fatalf("SaveSessions: %v", err)
+		}
+		if err := persistence.SaveSessions(ctx, s, nil); err != nil {
+			t.Fatalf("SaveSessions(none): %v", err)
+		}
+		want := map[string]persistence.SessionRecord{"b1": batch[3], "old": batch[1], batch[2].ID: batch[2]}
+		got, err := persistence.LoadSessions(ctx, s, []string{"b1", "missing", "old", batch[2].ID})
+		if err != nil {
+			t.Fatalf("LoadSessions: %v", err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("LoadSessions returned %d records, want %d: %+v", len(got), len(want), got)
+		}
+		for id, w := range want {
+			checkSession(t, got[id], w)
+			checkSession(t, MustLoadSession(t, s, id), w)
+		}
+		if none, err := persistence.LoadSessions(ctx, s, nil); err != nil || len(none) != 0 {
+			t.Fatalf("LoadSessions(none) = %v, %v", none, err)
+		}
+	})
+
 	t.Run("SessionsLoadAndDelete", func(t *testing.T) {
 		s := open(t)
 		ctx := t.Context()
