@@ -24,12 +24,14 @@ import (
 // node that dies resume their sessions, and stay the same users, on the
 // others: a send they retry there is then recognised by its user and cid.
 // Store calls run on the actor's own lanes (sessionLanes of them, a session
-// always on the same one, so its saves and deletes stay in order) and never
-// block it; a failed save is logged (the session still works on this node).
+// always on the same one, so its saves and deletes stay in order), in
+// batches (sessionBatch: the calls that come while a lane is busy go in one
+// round trip), and never block it; a failed save is logged (the session
+// still works on this node).
 type sessionsActor struct {
 	env      *env
 	self     *actor.PID
-	lanes    []*storeLane // a session's store calls run on lanes[laneOf(id)]
+	batches  []*sessionBatch // a session's store calls run in batches[laneOf(id)]
 	sessions map[string]*sessionRecord
 	byConn   map[string]string // attached connection actor id → session id
 	attached map[string]int    // user id → sessions with a connection (the per-user limit)
@@ -95,9 +97,9 @@ func (s *sessionsActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		s.self = ctx.Self()
-		s.lanes = make([]*storeLane, sessionLanes)
-		for i := range s.lanes {
-			s.lanes[i] = newStoreLane(nil)
+		s.batches = make([]*sessionBatch, sessionLanes)
+		for i := range s.batches {
+			s.batches[i] = newSessionBatch(s.env.store, s.env.cfg.StoreTimeout)
 		}
 		s.env.clock.AfterFunc(sessionsSweepInterval, func() { s.env.root.Send(s.self, &sessionsSweep{}) })
 	case *actor.Stopped, *actor.Restarting:
@@ -132,9 +134,7 @@ func (s *sessionsActor) Receive(ctx actor.Context) {
 		if rec, ok := s.sessions[m.id]; ok && rec.conn == nil && rec.seq == m.seq {
 			delete(s.sessions, m.id)
 			s.env.metrics.SessionsActive.Dec()
-			s.storeCall(m.id, "delete session", func(ctx context.Context, store persistence.Store) error {
-				return store.DeleteSession(ctx, m.id)
-			})
+			s.batchFor(m.id).enqueue(sessionOp{del: m.id, done: s.logFailure("delete session")})
 		}
 	}
 }
@@ -142,25 +142,35 @@ func (s *sessionsActor) Receive(ctx actor.Context) {
 // closeLane lets the lanes finish their queued calls and stop; Shutdown
 // waits for them among the engine's workers.
 func (s *sessionsActor) closeLane() {
-	for _, lane := range s.lanes {
-		lane.close()
-		s.env.workers.Go(lane.wait)
+	for _, b := range s.batches {
+		b.lane.close()
+		s.env.workers.Go(b.lane.wait)
 	}
 }
 
-// laneFor returns the lane of the session id's store calls.
-func (s *sessionsActor) laneFor(id string) *storeLane {
+// batchFor returns the batches of the session id's store calls.
+func (s *sessionsActor) batchFor(id string) *sessionBatch {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(id))
-	return s.lanes[h.Sum32()%uint32(len(s.lanes))]
+	return s.batches[h.Sum32()%uint32(len(s.batches))]
+}
+
+// logFailure returns a sessionOp's done that logs a failed call.
+func (s *sessionsActor) logFailure(what string) func(persistence.SessionRecord, error) {
+	log := s.env.log
+	return func(_ persistence.SessionRecord, err error) {
+		if err != nil {
+			log.Warn("sessions: store call failed; the session works on this node only", "call", what, "err", err)
+		}
+	}
 }
 
 // flush closes done once every store call queued so far on any lane is done.
 func (s *sessionsActor) flush(done chan<- struct{}) {
 	var left atomic.Int32
-	left.Store(int32(len(s.lanes)))
-	for _, lane := range s.lanes {
-		lane.Do(func() {
+	left.Store(int32(len(s.batches)))
+	for _, b := range s.batches {
+		b.lane.Do(func() {
 			if left.Add(-1) == 0 {
 				close(done)
 			}
@@ -172,7 +182,7 @@ func (s *sessionsActor) flush(done chan<- struct{}) {
 // timeout, logging a failure.
 func (s *sessionsActor) storeCall(id, what string, call func(context.Context, persistence.Store) error) {
 	store, timeout, log := s.env.store, s.env.cfg.StoreTimeout, s.env.log
-	s.laneFor(id).Do(func() {
+	s.batchFor(id).lane.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		if err := call(ctx, store); err != nil {
@@ -185,9 +195,7 @@ func (s *sessionsActor) storeCall(id, what string, call func(context.Context, pe
 // attached with the end of its lease.
 func (s *sessionsActor) save(id string, rec *sessionRecord) {
 	r := s.record(id, rec)
-	s.storeCall(id, "save session", func(ctx context.Context, store persistence.Store) error {
-		return store.SaveSession(ctx, r)
-	})
+	s.batchFor(id).enqueue(sessionOp{save: &r, done: s.logFailure("save session")})
 }
 
 // record is the store's view of a session: a detached one expires at the
@@ -217,15 +225,13 @@ func (s *sessionsActor) opened(ctx actor.Context, rec *sessionRecord, m *session
 		return
 	}
 	r := s.record(m.Session, rec)
-	store, timeout, log, root := s.env.store, s.env.cfg.StoreTimeout, s.env.log, s.env.root
-	s.laneFor(m.Session).Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		if err := store.SaveSession(ctx, r); err != nil {
+	log, root := s.env.log, s.env.root
+	s.batchFor(m.Session).enqueue(sessionOp{save: &r, done: func(_ persistence.SessionRecord, err error) {
+		if err != nil {
 			log.Warn("sessions: saving an attached session failed; it resumes on this node only", "err", err)
 		}
 		root.Send(conn, m)
-	})
+	}})
 }
 
 // renewLeases re-saves the attached sessions whose lease in the store runs
@@ -257,13 +263,10 @@ func (s *sessionsActor) sweep() {
 // load asks the store for a session this node does not hold; the answer
 // comes back as a sessionLoaded.
 func (s *sessionsActor) load(m *openSession) {
-	store, timeout, root, self := s.env.store, s.env.cfg.StoreTimeout, s.env.root, s.self
-	s.laneFor(m.Requested).Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		rec, err := store.LoadSession(ctx, m.Requested)
+	root, self := s.env.root, s.self
+	s.batchFor(m.Requested).enqueue(sessionOp{load: m.Requested, done: func(rec persistence.SessionRecord, err error) {
 		root.Send(self, &sessionLoaded{open: m, rec: rec, err: err})
-	})
+	}})
 }
 
 // loaded adopts a session record from the store as a detached session of
