@@ -12,7 +12,8 @@
 # client, messages/s), LISTENERS=0 (more clients, all on node 0, that only
 # receive: the reconnect storm when node 0 dies), TROUPE_BIN=PATH (run this binary instead of building),
 # JSON=1 (print the JSON report instead of the text one), KEEP_LOGS=DIR
-# (copy the nodes' logs there at the end), LOG_LEVEL=warn (the nodes' level).
+# (copy the nodes' logs there at the end), LOG_LEVEL=warn (the nodes' level),
+# PPROF=1 (node i serves pprof on 127.0.0.(i+2):6060).
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -73,8 +74,10 @@ for i in 0 1 2; do
   peers+=${peers:+,}${routes[i]}
 done
 for i in 0 1 2; do
+  extra=()
+  [ -z "${PPROF:-}" ] || extra=(--pprof-addr "127.0.0.$((i + 2)):6060")
   "$bin" serve --addr "${addrs[i]}" --store "$store" --api-key drill --rate-limit 0 --log-level "${LOG_LEVEL:-warn}" \
-    --node-id "n$((i + 1))" --cluster-listen "${routes[i]}" --cluster-peers "$peers" >"$tmp/node$((i + 1)).log" 2>&1 &
+    --node-id "n$((i + 1))" --cluster-listen "${routes[i]}" --cluster-peers "$peers" "${extra[@]}" >"$tmp/node$((i + 1)).log" 2>&1 &
   pids+=($!)
   urls+=${urls:+,}http://${addrs[i]}
 done
