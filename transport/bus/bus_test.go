@@ -313,7 +313,7 @@ func TestClientFailsOver(t *testing.T) {
 
 	// Interest may still be stale on C (the dead node's) until C sees the
 	// route close: publish until the restored subscription gets one.
-	publishUntilReceived(t, pub, subj, []byte("probe2"), ch)
+	publishUntilReceived(t, pub, subj, []byte("probe2"), ch, "probe")
 	if err := pub.Publish(subj, []byte("after")); err != nil {
 		t.Fatal(err)
 	}

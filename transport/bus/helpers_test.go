@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 )
@@ -118,7 +119,8 @@ func recv(t testing.TB, ch <-chan []byte) []byte {
 // publishUntilReceived publishes msg to subject every few milliseconds until
 // one arrives on ch, for when interest may not have reached pub's server yet
 // (or a stale interest may still be there). It drains the extra copies.
-func publishUntilReceived(t testing.TB, pub *Conn, subject string, msg []byte, ch <-chan []byte) {
+// Messages in stale (late copies of an earlier probe) are skipped.
+func publishUntilReceived(t testing.TB, pub *Conn, subject string, msg []byte, ch <-chan []byte, stale ...string) {
 	t.Helper()
 	deadline := time.After(waitTimeout)
 	tick := time.NewTicker(5 * time.Millisecond)
@@ -129,6 +131,9 @@ func publishUntilReceived(t testing.TB, pub *Conn, subject string, msg []byte, c
 		}
 		select {
 		case got := <-ch:
+			if slices.Contains(stale, string(got)) {
+				continue
+			}
 			if string(got) != string(msg) {
 				t.Fatalf("got %q, want %q", got, msg)
 			}
