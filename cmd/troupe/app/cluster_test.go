@@ -68,10 +68,45 @@ func startNodes(t *testing.T, n int, clusterArgs func(i int, store string) []str
 		c.args = append(c.args, args)
 		c.procs = append(c.procs, startProcess(t, c.bin, args...))
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			c.report(t)
+		}
+	})
 	for _, p := range c.procs {
 		waitMetric(t, p.addr, fmt.Sprintf("troupe_cluster_nodes %d", n))
 	}
 	return c
+}
+
+// clusterMetrics are the metrics a failed cluster test reports per node:
+// leases, claims, forwarding and the bus.
+var clusterMetrics = []string{
+	"troupe_cluster_connected", "troupe_cluster_nodes", "troupe_lease_", "troupe_room_claims",
+	"troupe_rooms_relayed", "troupe_forwarded", "troupe_fenced_writes", "troupe_relay_backfills",
+}
+
+// report logs each node's cluster metrics and last log lines, so a failed
+// cluster test says what each node thought.
+func (c *clusterNodes) report(t *testing.T) {
+	for i, p := range c.procs {
+		var lines []string
+		if resp, err := http.Get("http://" + p.addr + "/metrics"); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			for _, l := range strings.Split(string(b), "\n") {
+				for _, m := range clusterMetrics {
+					if strings.HasPrefix(l, m) {
+						lines = append(lines, l)
+						break
+					}
+				}
+			}
+		} else {
+			lines = append(lines, "metrics: "+err.Error())
+		}
+		t.Logf("node %d (%s) metrics:\n%s\nlast log lines:\n%s", i+1, p.addr, strings.Join(lines, "\n"), p.tail)
+	}
 }
 
 // waitMetric polls a node's /metrics until a line equals want: the cluster

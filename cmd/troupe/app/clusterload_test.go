@@ -97,7 +97,8 @@ func (l *roomLoad) run(what string, done func() bool) {
 	deadline := time.Now().Add(time.Minute)
 	for !done() {
 		if time.Now().After(deadline) {
-			l.t.Fatalf("%s: not within a minute (%d acked)", what, len(l.acked))
+			l.t.Fatalf("%s: not within a minute (%d acked; acks per client %v, refused %v, sent %v, %d retries waiting, first ack after the mark %v)",
+				what, len(l.acked), l.acks, l.refused, l.sent, len(l.retries), l.ackedAfter)
 		}
 		l.step()
 	}

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +21,31 @@ type serverProcess struct {
 	cmd  *exec.Cmd
 	addr string
 	logs chan string // the server's log lines after the serving line (dropped when full)
+	tail *logTail    // the last lines the server logged, for a failed test's report
+}
+
+// logTail keeps the last lines a server logged.
+type logTail struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+// tailLines is how many lines a logTail keeps.
+const tailLines = 60
+
+func (l *logTail) add(line string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.lines) == tailLines {
+		l.lines = append(l.lines[:0], l.lines[1:]...)
+	}
+	l.lines = append(l.lines, line)
+}
+
+func (l *logTail) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
 }
 
 // waitLog waits for a log line containing text.
@@ -68,9 +94,13 @@ func startProcess(t *testing.T, bin string, args ...string) *serverProcess {
 	})
 	found := make(chan string, 1)
 	logs := make(chan string, 1024)
+	tail := &logTail{}
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
+			if line := sc.Text(); !strings.Contains(line, "level=INFO") || !strings.Contains(line, "component=nats-server") {
+				tail.add(line) // the embedded NATS server's info lines are noise here
+			}
 			if m := servingLine.FindStringSubmatch(sc.Text()); m != nil {
 				select {
 				case found <- m[1]:
@@ -86,7 +116,7 @@ func startProcess(t *testing.T, bin string, args ...string) *serverProcess {
 	}()
 	select {
 	case addr := <-found:
-		return &serverProcess{cmd: cmd, addr: addr, logs: logs}
+		return &serverProcess{cmd: cmd, addr: addr, logs: logs, tail: tail}
 	case <-time.After(30 * time.Second):
 		t.Fatal("server did not start")
 	}
