@@ -13,7 +13,8 @@
 # receive: the reconnect storm when node 0 dies), TROUPE_BIN=PATH (run this binary instead of building),
 # JSON=1 (print the JSON report instead of the text one), KEEP_LOGS=DIR
 # (copy the nodes' logs there at the end), LOG_LEVEL=warn (the nodes' level),
-# PPROF=1 (node i serves pprof on 127.0.0.(i+2):6060).
+# PPROF=1 (node i serves pprof on 127.0.0.(i+2):6060), DRILL_PROFILE=FILE
+# (the drill's own CPU profile: what the clients cost).
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -95,6 +96,7 @@ args=(drill --nodes "$urls" --pids "$(IFS=,; echo "${pids[*]}")" --api-key drill
   --clients "$CLIENTS" --listeners "$LISTENERS" --rooms "$ROOMS" --rate "$RATE" --duration "$DURATION")
 echo "+ troupe ${args[*]}"
 [ -z "${JSON:-}" ] || args+=(--json)
+[ -z "${DRILL_PROFILE:-}" ] || args+=(--cpu-profile "$DRILL_PROFILE")
 status=0
 "$bin" "${args[@]}" || status=$?
 exit "$status"

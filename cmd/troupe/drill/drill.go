@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -62,7 +63,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("drill", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o Options
-	var kinds, nodes, pids string
+	var kinds, nodes, pids, cpuProfile string
 	fs.StringVar(&o.URL, "url", "http://127.0.0.1:8080", "server base URL (without --nodes)")
 	fs.StringVar(&nodes, "nodes", "", "base URLs of a cluster's nodes, comma-separated: clients are spread over them and fail over to the next (default: --url)")
 	fs.StringVar(&pids, "pids", "", "process ids of the --nodes, in the same order, for node-kill and node-pause (local nodes only)")
@@ -77,6 +78,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.Crashes, "crashes", 3, "crashes per room in the room-crash drill, 300ms apart")
 	fs.DurationVar(&o.Settle, "settle", 60*time.Second, "longest wait for the last acks and deliveries after the load")
 	fs.BoolVar(&o.JSON, "json", false, "print the report as JSON on stdout (progress stays on stderr)")
+	fs.StringVar(&cpuProfile, "cpu-profile", "", "write the drill's own CPU profile to this file (what the clients cost in a storm)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: troupe drill --url http://HOST:PORT --api-key KEY [--kinds room-crash,conn-kill,user-crash,store-stall] [--clients 50] [--rooms 5] [--duration 20s] [--json]")
 		fmt.Fprintln(stderr, "       troupe drill --nodes http://HOST:PORT,... --pids PID,... --kinds node-kill|node-pause [--pause 6s] [flags]")
@@ -106,6 +108,14 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	if err := o.validate(); err != nil {
 		fmt.Fprintf(stderr, "troupe drill: %v\n", err)
 		return 2
+	}
+	if cpuProfile != "" {
+		stopProfile, err := startCPUProfile(cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "troupe drill: %v\n", err)
+			return 2
+		}
+		defer stopProfile()
 	}
 	// An interrupt ends the load early: a paused node is continued, and the
 	// report covers what ran.
@@ -226,6 +236,23 @@ func signalContext() (context.Context, context.CancelFunc) {
 }
 
 // runID names one run's rooms and clients, so runs never share a room.
+// startCPUProfile profiles the process's CPU into path until the returned
+// function is called.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
+}
+
 func runID() string {
 	var b [4]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read does not fail
