@@ -28,10 +28,12 @@ type memBus struct {
 	feeds map[string]map[string]func(RoomEvent) // room → node → deliver
 	nodes map[string]func(RemoteSend, func(RemoteSendResult))
 	users map[string]func(UserDelivery) int
-	// dropFeed, while set, loses every feed batch (the bus is at most
-	// once); dropped counts them.
-	dropFeed atomic.Bool
-	dropped  atomic.Int64
+	// dropOffset, while not 0, makes the feed lose the batch that holds
+	// that offset (the bus is at most once); dropped counts the losses.
+	// Naming the offset keeps a late publish of an earlier batch from
+	// being lost instead.
+	dropOffset atomic.Uint64
+	dropped    atomic.Int64
 }
 
 func newMemBus() *memBus {
@@ -66,7 +68,8 @@ func (n *memNode) SubscribeRoom(room string, deliver func(RoomEvent)) (func(), e
 }
 
 func (n *memNode) PublishRoom(room string, ev RoomEvent) error {
-	if ev.Kind == EventBatch && n.bus.dropFeed.Load() {
+	if drop := n.bus.dropOffset.Load(); drop != 0 && ev.Kind == EventBatch &&
+		slices.ContainsFunc(ev.Msgs, func(m persistence.Message) bool { return m.Offset == drop }) {
 		n.bus.dropped.Add(1)
 		return nil
 	}
@@ -233,11 +236,11 @@ func TestClusterRelayBackfillsWhatTheFeedLost(t *testing.T) {
 	ann.join("r")
 	bob := b.member("bob")
 	bob.join("r")
-	bus.dropFeed.Store(true)
+	bus.dropOffset.Store(1)
 	ann.send("r", "lost", "")
 	skipTo[Ack](ann)
 	eventually(t, "the batch is lost", func() bool { return bus.dropped.Load() == 1 })
-	bus.dropFeed.Store(false)
+	bus.dropOffset.Store(0)
 	// The owner's next tail beat tells b it is behind; b reads the store.
 	a.clock.Advance(tailBeat)
 	push := skipTo[MessagePush](bob)
@@ -365,11 +368,11 @@ func TestClusterRelayReloadPushesNothingTwice(t *testing.T) {
 	bob := b.member("bob")
 	bob.join("r") // a relay of a, at offset 1
 	// The feed loses offset 2: b is behind when it reloads.
-	bus.dropFeed.Store(true)
+	bus.dropOffset.Store(2)
 	ann.send("r", "two", "")
 	skipTo[Ack](ann)
 	eventually(t, "the batch is lost", func() bool { return bus.dropped.Load() == 1 })
-	bus.dropFeed.Store(false)
+	bus.dropOffset.Store(0)
 	// b believes a gone and reloads; a still holds its lease, so b relays again.
 	lookups.armed.Store(true)
 	b.eng.SetLiveNodes([]string{"b"})
