@@ -14,7 +14,9 @@
 # JSON=1 (print the JSON report instead of the text one), KEEP_LOGS=DIR
 # (copy the nodes' logs there at the end), LOG_LEVEL=warn (the nodes' level),
 # PPROF=1 (node i serves pprof on 127.0.0.(i+2):6060), DRILL_PROFILE=FILE
-# (the drill's own CPU profile: what the clients cost).
+# (the drill's own CPU profile: what the clients cost), SERVE_ARGS="..."
+# (more `troupe serve` flags for every node, split on spaces: e.g.
+# SERVE_ARGS="--no-presence-rooms *").
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -77,6 +79,8 @@ done
 for i in 0 1 2; do
   extra=()
   [ -z "${PPROF:-}" ] || extra=(--pprof-addr "127.0.0.$((i + 2)):6060")
+  read -r -a serve_args <<<"${SERVE_ARGS:-}" # split on spaces, no globbing
+  extra+=("${serve_args[@]}")
   "$bin" serve --addr "${addrs[i]}" --store "$store" --api-key drill --rate-limit 0 --log-level "${LOG_LEVEL:-warn}" \
     --node-id "n$((i + 1))" --cluster-listen "${routes[i]}" --cluster-peers "$peers" "${extra[@]}" >"$tmp/node$((i + 1)).log" 2>&1 &
   pids+=($!)

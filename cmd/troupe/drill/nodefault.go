@@ -40,6 +40,7 @@ type nodeFault struct {
 	state    string        // guarded by mu: for the progress line
 	at       time.Time     // guarded by mu: the signal
 	detected time.Duration // guarded by mu: signal → marked down by the health checks
+	others   int           // guarded by mu: other nodes marked down after the signal
 	owned    int           // guarded by mu: rooms owned per the node's metrics, -1 unknown
 	clients  int           // guarded by mu: clients on the node at the signal
 	err      error         // guarded by mu
@@ -51,7 +52,11 @@ func newNodeFault(kind drills.Kind, node, pid int, o Options, rooms []string, me
 	nodes.onDown(func(n int, at time.Time) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		if n == f.node && !f.at.IsZero() && f.detected == 0 {
+		switch {
+		case f.at.IsZero():
+		case n != f.node:
+			f.others++
+		case f.detected == 0:
 			f.detected = at.Sub(f.at)
 		}
 	})
@@ -134,7 +139,7 @@ func (f *nodeFault) report(start time.Time) *NodeFaultReport {
 	r := &NodeFaultReport{
 		Kind: string(f.kind), Node: f.nodes.urls[f.node], PID: f.pid, Injected: !f.at.IsZero(),
 		OwnedRooms: len(f.rooms), OwnedByMetrics: f.owned, Clients: f.clients,
-		DetectedMS: float64(f.detected.Microseconds()) / 1000,
+		DetectedMS: float64(f.detected.Microseconds()) / 1000, OthersMarkedDown: f.others,
 	}
 	if r.Injected {
 		r.AtMS = float64(f.at.Sub(start).Microseconds()) / 1000

@@ -13,11 +13,17 @@ import (
 
 // Health checking of the nodes, as a load balancer in front of a cluster
 // does it: a node is down after checkFall failed checks in a row and up
-// again after checkRise good ones.
+// again after checkRise good ones. The timeout and the fall are HAProxy's
+// defaults (timeout check = inter = 2s, fall 3): the drill shares the
+// machine with the nodes, and in a reconnect storm of 10,000 clients its
+// own goroutines waited up to a second to run, so a 1s timeout and a fall
+// of 2 marked the surviving nodes down too and closed all their
+// connections. A killed node refuses at once, so it still falls within a
+// second.
 const (
 	checkEvery   = 250 * time.Millisecond
-	checkTimeout = time.Second
-	checkFall    = 2
+	checkTimeout = 2 * time.Second
+	checkFall    = 3
 	checkRise    = 2
 	dialTimeout  = time.Second
 )

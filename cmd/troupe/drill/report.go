@@ -75,6 +75,11 @@ type NodeFaultReport struct {
 	// load balancer) marked the node down and closed its connections; 0:
 	// never.
 	DetectedMS float64 `json:"detected_ms"`
+	// OthersMarkedDown counts how often, after the signal, the health
+	// checks marked down a node the drill did not fault (and closed its
+	// connections): checks starved by the drill's own load, not a fault of
+	// the cluster, and every one a reconnect storm of its own.
+	OthersMarkedDown int `json:"others_marked_down"`
 	// OwnedRooms counts the drill rooms the node owned: each room's first
 	// member joined on it. OwnedByMetrics is the node's own count just
 	// before the signal (troupe_rooms_active - troupe_rooms_relayed, every
@@ -183,6 +188,9 @@ func (f *NodeFaultReport) write(w io.Writer) {
 	}
 	fmt.Fprintf(w, "  node       %s of %s (pid %d)%s at %s: it owned %d drill rooms (%d rooms by its metrics), %d clients; marked down after %s\n",
 		f.Kind, f.Node, f.PID, pause, ms(f.AtMS), f.OwnedRooms, f.OwnedByMetrics, f.Clients, detected)
+	if f.OthersMarkedDown > 0 {
+		fmt.Fprintf(w, "    health checks also marked a node that was not faulted down %d times, closing its connections (checks starved by the drill's own load?)\n", f.OthersMarkedDown)
+	}
 	if s := f.Replacement; s.Count > 0 {
 		fmt.Fprintf(w, "    %-12s n=%-4d p50 %s  p99 %s  max %s   (signal → first ack of a later send, per room it owned)\n", "re-placement", s.Count, ms(s.P50), ms(s.P99), ms(s.Max))
 	}
