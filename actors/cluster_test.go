@@ -343,6 +343,53 @@ func (s *pausingLookups) LookupRoom(ctx context.Context, room string) (persisten
 	return info, err
 }
 
+// TestClusterPresenceKeepsAGoneNodesUsersForTheGrace: the users of a node
+// that is gone stay in presence for the session grace, without their
+// connections, as a dropped connection's user does on one node: the one who
+// reconnects to another node within it causes no leave and join; the one
+// who does not leaves once the grace is over.
+func TestClusterPresenceKeepsAGoneNodesUsersForTheGrace(t *testing.T) {
+	a, b, _, _ := twoNodes(t)
+	ann := a.signedIn("ann")
+	ann.join("r")
+	for _, u := range []string{"bob", "cat"} {
+		b.signedIn(u).join("r")
+	}
+	presence := func() map[string]int {
+		p := requestOf[PresenceReply](ann, func(id int64) Command { return PresenceQuery{ID: id, Room: "r"} })
+		conns := map[string]int{}
+		for _, m := range p.Members {
+			conns[m.ID] = m.Conns
+		}
+		return conns
+	}
+	eventually(t, "ann sees bob and cat", func() bool { return len(presence()) == 3 })
+	eve := a.signedIn("eve")
+	if j := eve.join("r"); len(j.Members) != 4 {
+		t.Fatalf("eve joined with members %+v, want four", j.Members)
+	}
+	// a learns that b is gone: bob and cat stay, with no connections.
+	a.eng.SetLiveNodes([]string{"a"})
+	eventually(t, "b's users are orphaned", func() bool {
+		p := presence()
+		return len(p) == 4 && p["bob"] == 0 && p["cat"] == 0
+	})
+	// Bob reconnects to a within the grace: he was never gone.
+	a.signedIn("bob").join("r")
+	if p := presence(); p["bob"] != 1 || p["cat"] != 0 {
+		t.Fatalf("presence after bob's rejoin = %v, want bob with 1 connection and cat with 0", p)
+	}
+	// Past the grace, cat leaves; bob does not. Eve, who joined before b
+	// went, is pushed nothing about bob at all.
+	a.clock.Advance(DefaultConfig().SessionGrace)
+	if d := skipTo[PresenceDiff](eve); len(d.Leaves) != 1 || d.Leaves[0].ID != "cat" || len(d.Joins) != 0 {
+		t.Fatalf("eve's first diff since b went = %+v, want cat leaving alone", d)
+	}
+	if p := presence(); len(p) != 3 || p["bob"] != 1 {
+		t.Fatalf("presence past the grace = %v, want ann, bob and eve", p)
+	}
+}
+
 // TestClusterRelayReloadPushesNothingTwice: a relay that is behind reloads
 // the room, and the owner stores a message after the relay read the room's
 // state and before it read the messages it missed. The relay pushes that

@@ -70,6 +70,9 @@ type clusterRoom struct {
 type remotePresence struct {
 	seq   uint64
 	users map[string]PresenceMember
+	// orphaned: the node is gone; its users stay for the session grace
+	// (orphanRemote).
+	orphaned bool
 }
 
 // Cluster messages of a room.
@@ -93,6 +96,12 @@ type (
 	// publishPresence is the room's note to itself to publish its presence
 	// snapshot once it has handled what its mailbox holds.
 	publishPresence struct{}
+	// orphanExpired ends the session grace of a gone node's users (the
+	// orphaned snapshot seq).
+	orphanExpired struct {
+		node string
+		seq  uint64
+	}
 )
 
 // joinFeed subscribes the room to its feed, once per shell.
@@ -198,6 +207,8 @@ func (r *roomActor) dispatchCluster(msg any) bool {
 		r.publishPresenceSnapshot()
 	case *nodesLive:
 		r.onNodesLive(m.Nodes)
+	case *orphanExpired:
+		r.onOrphanExpired(m)
 	default:
 		return false
 	}
@@ -573,7 +584,7 @@ func (r *roomActor) replaceRemote(node string, next *remotePresence) {
 	r.publishStats()
 }
 
-// onNodesLive forgets the members of nodes that are gone, and claims a room
+// onNodesLive orphans the members of nodes that are gone, and claims a room
 // whose owner is gone at once rather than at its next send.
 func (r *roomActor) onNodesLive(live []string) {
 	cl := r.shell.cl
@@ -581,13 +592,39 @@ func (r *roomActor) onNodesLive(live []string) {
 		return
 	}
 	for node, rp := range cl.remote {
-		if !slices.Contains(live, node) && len(rp.users) > 0 {
-			r.replaceRemote(node, &remotePresence{seq: rp.seq})
+		if !slices.Contains(live, node) && len(rp.users) > 0 && !rp.orphaned {
+			r.orphanRemote(node, rp)
 		}
 	}
 	if r.relay && !slices.Contains(live, cl.owner) {
 		cl.claimWait = 0
 		r.reload()
+	}
+}
+
+// orphanRemote treats the users of a node that is gone as a single node
+// treats a user whose connection dropped (PROTOCOL.md): their connections
+// and presence states end at once, but they stay in presence for the
+// session grace, so the clients that reconnect to another node within it
+// (a node's whole reconnect storm) push no leave and join. A snapshot of
+// the node, should it come back, replaces the orphaned one.
+func (r *roomActor) orphanRemote(node string, rp *remotePresence) {
+	users := make(map[string]PresenceMember, len(rp.users))
+	for id, u := range rp.users {
+		users[id] = PresenceMember{ID: u.ID, Name: u.Name}
+	}
+	r.replaceRemote(node, &remotePresence{seq: rp.seq, users: users, orphaned: true})
+	r.after(r.env.cfg.SessionGrace, &orphanExpired{node: node, seq: rp.seq})
+}
+
+// onOrphanExpired forgets a gone node's users once their grace is over:
+// those not back on another node leave presence.
+func (r *roomActor) onOrphanExpired(m *orphanExpired) {
+	if r.shell.cl == nil {
+		return
+	}
+	if rp := r.shell.cl.remote[m.node]; rp != nil && rp.orphaned && rp.seq == m.seq {
+		r.replaceRemote(m.node, &remotePresence{seq: rp.seq})
 	}
 }
 
