@@ -13,19 +13,20 @@ import (
 
 // Health checking of the nodes, as a load balancer in front of a cluster
 // does it: a node is down after checkFall failed checks in a row and up
-// again after checkRise good ones. The timeout and the fall are HAProxy's
-// defaults (timeout check = inter = 2s, fall 3): the drill shares the
+// again after checkRise good ones. A check that timed out while the drill
+// itself lagged (lagMeter) counts for nothing: the drill shares the
 // machine with the nodes, and in a reconnect storm of 10,000 clients its
-// own goroutines waited up to a second to run, so a 1s timeout and a fall
-// of 2 marked the surviving nodes down too and closed all their
-// connections. A killed node refuses at once, so it still falls within a
-// second.
+// own goroutines waited a second and more to run, which marked the
+// surviving nodes down too and closed all their connections.
 const (
 	checkEvery   = 250 * time.Millisecond
-	checkTimeout = 2 * time.Second
-	checkFall    = 3
+	checkTimeout = time.Second
+	checkFall    = 2
 	checkRise    = 2
-	dialTimeout  = time.Second
+	// checkLagged is the drill's own lag during a check past which a
+	// timeout is the drill's, not the node's.
+	checkLagged = checkTimeout / 4
+	dialTimeout = time.Second
 )
 
 // nodeSet plays the load balancer in front of a cluster's nodes. Every
@@ -44,6 +45,10 @@ type nodeSet struct {
 	oks   []int                          // guarded by mu: good checks in a row
 	conns []map[*trackedConn]struct{}    // guarded by mu: open connections by node
 	downs []func(node int, at time.Time) // guarded by mu: told when a node is marked down
+	// discounted counts checks that timed out while the drill lagged.
+	discounted int // guarded by mu
+
+	lag *lagMeter // the drill's own lag; nil: no check is discounted
 }
 
 // newNodeSet returns the balancer over urls, which were checked by
@@ -165,7 +170,15 @@ func (s *nodeSet) watch(ctx context.Context) {
 			t := time.NewTicker(checkEvery)
 			defer t.Stop()
 			for {
-				s.checked(node, s.healthy(ctx, node))
+				start := time.Now()
+				ok, timedOut := s.healthy(ctx, node)
+				if !ok && timedOut && s.lag != nil && s.lag.worstSince(start) > checkLagged {
+					s.mu.Lock()
+					s.discounted++
+					s.mu.Unlock()
+				} else {
+					s.checked(node, ok)
+				}
 				select {
 				case <-ctx.Done():
 					return
@@ -177,18 +190,28 @@ func (s *nodeSet) watch(ctx context.Context) {
 	wg.Wait()
 }
 
-// healthy runs one health check of node.
-func (s *nodeSet) healthy(ctx context.Context, node int) bool {
+// healthy runs one health check of node; timedOut tells a check that got
+// no answer in time from one that was refused or answered badly.
+func (s *nodeSet) healthy(ctx context.Context, node int) (ok, timedOut bool) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.urls[node]+"/healthz", nil)
 	if err != nil {
-		return false
+		return false, false
 	}
 	resp, err := s.http.Do(req)
 	if err != nil {
-		return false
+		var ne net.Error
+		return false, errors.As(err, &ne) && ne.Timeout()
 	}
 	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
+	return resp.StatusCode == http.StatusOK, false
+}
+
+// discountedChecks returns how many checks timed out while the drill
+// lagged and so counted for nothing.
+func (s *nodeSet) discountedChecks() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.discounted
 }
 
 // checked records a health check's outcome; a node that falls is marked

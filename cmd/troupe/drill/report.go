@@ -57,6 +57,14 @@ type Report struct {
 	DrillErrors  []string        `json:"drill_errors,omitempty"`
 	// NodeFault is the run's node drill (node-kill, node-pause), if any.
 	NodeFault *NodeFaultReport `json:"node_fault,omitempty"`
+	// DrillLag is how long the drill's goroutines waited to run once the
+	// network woke them, ms (lagMeter): high when the drill, the load
+	// generator, was short of CPU, and every client-measured time then
+	// includes it.
+	DrillLag drills.Summary `json:"drill_lag_ms"`
+	// DiscountedChecks counts health checks that timed out while the drill
+	// lagged and so did not count against the node.
+	DiscountedChecks int `json:"discounted_checks"`
 }
 
 // NodeFaultReport is what a node drill did and cost. Times are in ms from
@@ -162,6 +170,10 @@ func (r *Report) write(w io.Writer) {
 	}
 	if f := r.NodeFault; f != nil {
 		f.write(w)
+	}
+	if s := r.DrillLag; s.Count > 0 {
+		fmt.Fprintf(w, "  drill lag  p50 %s  p99 %s  max %s   (how late the network woke the drill's goroutines; %d health checks discounted for it)\n",
+			ms(s.P50), ms(s.P99), ms(s.Max), r.DiscountedChecks)
 	}
 	fmt.Fprintf(w, "  errors     server sent: %s   clients saw: %s\n", counts(r.ServerErrors), counts(r.ClientErrors))
 	for _, e := range r.DrillErrors {

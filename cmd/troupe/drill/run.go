@@ -50,6 +50,9 @@ func Drill(ctx context.Context, o Options, progress io.Writer) (Report, error) {
 	}
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	var watching sync.WaitGroup
+	lag := &lagMeter{}
+	nodes.lag = lag
+	watching.Go(func() { lag.run(watchCtx) })
 	watching.Go(func() { nodes.watch(watchCtx) })
 	defer watching.Wait()
 	defer stopWatch()
@@ -144,6 +147,7 @@ func Drill(ctx context.Context, o Options, progress io.Writer) (Report, error) {
 	rep.Reconnect = drills.Summarize(st.reconnectMS)
 	rep.ClientErrors = st.clientErrors
 	st.mu.Unlock()
+	rep.DrillLag, rep.DiscountedChecks = lag.summary(), nodes.discountedChecks()
 	v := led.verify()
 	for _, m := range members {
 		m.mu.Lock()
