@@ -32,10 +32,21 @@ pg_start() {
   chmod 700 "$dir"
   as_pg initdb -D "$dir/data" -U postgres --auth=trust --no-locale -E UTF8 --no-sync >"$dir/initdb.log" 2>&1 ||
     { cat "$dir/initdb.log" >&2; return 1; }
-  pg_port=$(free_port 127.0.0.1)
-  as_pg "$@" pg_ctl start -D "$dir/data" -l "$dir/server.log" -w -t 120 \
-    -o "-p $pg_port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$dir -c fsync=on -c max_connections=200" >/dev/null ||
-    { cat "$dir/server.log" >&2; return 1; }
+  # A port free when probed may still be taken by the time the postmaster
+  # binds it (the ephemeral ports of a storm's closed connections): try
+  # another then.
+  local attempt
+  for attempt in 1 2 3 4 5; do
+    pg_port=$(free_port 127.0.0.1)
+    if as_pg "$@" pg_ctl start -D "$dir/data" -l "$dir/server.log" -w -t 120 \
+      -o "-p $pg_port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$dir -c fsync=on -c max_connections=200" >/dev/null; then
+      return 0
+    fi
+    grep -q "Address already in use" "$dir/server.log" && [ "$attempt" -lt 5 ] || break
+    : >"$dir/server.log"
+  done
+  cat "$dir/server.log" >&2
+  return 1
 }
 
 # pg_stop DIR: stops the PostgreSQL pg_start started in DIR, if any.
