@@ -223,6 +223,12 @@ func TestClusterPresenceCountsAUserOnceAcrossNodes(t *testing.T) {
 		p := requestOf[PresenceReply](bob, func(id int64) Command { return PresenceQuery{ID: id, Room: "r"} })
 		return len(p.Members) == 2 && slices.ContainsFunc(p.Members, func(m PresenceMember) bool { return m.ID == "ann" && m.Conns == 2 })
 	})
+	// And the room's stats count her once too (here and on a).
+	for _, k := range []*kit{a, b} {
+		if s, _ := k.eng.env.registry.stats("r"); s.Members != 2 {
+			t.Fatalf("room stats count %d members, want 2 (ann once, bob)", s.Members)
+		}
+	}
 	// Typing on a relays to b.
 	ann.post(Typing{Room: "r", On: true})
 	if ty := skipTo[TypingPush](bob); ty.User.ID != "ann" || !ty.On {

@@ -668,14 +668,28 @@ func (r *roomActor) clusterUsers() int {
 	if r.shell.cl == nil {
 		return n
 	}
-	seen := make(map[string]bool)
+	// A user counts on the first node that has it, in this node then
+	// the others' order: lookups in the few nodes' maps, no map of its
+	// own (a storm's every join republishes the stats).
+	remotes := make([]map[string]PresenceMember, 0, len(r.shell.cl.remote))
 	for _, rp := range r.shell.cl.remote {
 		for id := range rp.users {
-			if _, local := r.shell.members.users[id]; !local && !seen[id] {
-				seen[id] = true
-				n++
+			if _, local := r.shell.members.users[id]; local || seenIn(remotes, id) {
+				continue
 			}
+			n++
 		}
+		remotes = append(remotes, rp.users)
 	}
 	return n
+}
+
+// seenIn reports whether any of the maps holds id.
+func seenIn(maps []map[string]PresenceMember, id string) bool {
+	for _, m := range maps {
+		if _, ok := m[id]; ok {
+			return true
+		}
+	}
+	return false
 }
